@@ -1,0 +1,29 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+{
+    "name": "Case Manager Xero Integration",
+    "summary": "Export posted customer invoices to Xero in batches, exactly once; "
+    "mirror Xero payments back through signed webhooks; fix failures on a dashboard.",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "author": "casemgr_xero developers",
+    "website": "https://example.invalid/casemgr_xero",
+    "license": "LGPL-3",
+    "depends": ["account", "mail"],
+    "external_dependencies": {
+        "python": ["xero_python", "casemgr_xero_core"],
+    },
+    "data": [
+        "security/casemgr_xero_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/xero_connection_views.xml",
+        "views/xero_mapping_views.xml",
+        "views/xero_failure_views.xml",
+        "views/account_move_views.xml",
+        "wizards/xero_tenant_select_wizard_views.xml",
+        "wizards/xero_export_wizard_views.xml",
+        "views/casemgr_xero_menus.xml",
+    ],
+    "installable": True,
+    "application": False,
+}

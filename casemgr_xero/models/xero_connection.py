@@ -1,0 +1,434 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""One Xero organisation per company: credentials, tokens, pacing state.
+
+Every write that happens while Xero calls are in flight (token rotation, pacing) goes through
+its own short transaction on a row lock (``_xero_detached``), so that several cron workers share
+one token and one rate budget without serialisation failures in the calling transaction.
+"""
+
+import logging
+import secrets
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from casemgr_xero_core import oauth
+from casemgr_xero_core.client import XeroClient
+from casemgr_xero_core.endpoints import XeroEndpoints
+from casemgr_xero_core.errors import ReconnectRequired, XeroError
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+_logger = logging.getLogger(__name__)
+
+_DEFAULTS = XeroEndpoints()
+CALLBACK_PATH = "/xero/oauth/callback"
+WEBHOOK_PATH = "/xero/webhook/%s"
+SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
+
+
+class XeroConnection(models.Model):
+    _name = "xero.connection"
+    _description = "Xero Connection"
+    _inherit = ["mail.thread"]
+    _order = "company_id, id"
+
+    name = fields.Char(required=True, default="Xero", tracking=True)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+        tracking=True,
+    )
+    auth_type = fields.Selection(
+        [("oauth", "Web app (OAuth2 sign-in)"), ("custom", "Custom connection (client credentials)")],
+        required=True,
+        default="oauth",
+        string="Authentication",
+    )
+    client_id = fields.Char(string="Client ID", copy=False)
+    client_secret = fields.Char(groups="base.group_system", copy=False)
+    access_token = fields.Char(groups="base.group_system", copy=False)
+    refresh_token = fields.Char(groups="base.group_system", copy=False)
+    token_expires_at = fields.Float(
+        groups="base.group_system", copy=False, help="Access token expiry (UNIX time)."
+    )
+    oauth_state = fields.Char(groups="base.group_system", copy=False)
+    tenant_id = fields.Char(string="Xero Tenant ID", copy=False, index=True, tracking=True)
+    tenant_name = fields.Char(string="Xero Organisation", copy=False, tracking=True)
+    available_tenant_ids = fields.Json(copy=False)
+    state = fields.Selection(
+        [
+            ("draft", "Not connected"),
+            ("choose_tenant", "Choose organisation"),
+            ("connected", "Connected"),
+            ("needs_reconnect", "Needs reconnect"),
+        ],
+        default="draft",
+        required=True,
+        copy=False,
+        tracking=True,
+    )
+    last_error = fields.Text(copy=False, readonly=True)
+    # Endpoints: Xero's real ones by default; the demo and tests point them at xero-local.
+    api_url = fields.Char(string="API URL", required=True, default=_DEFAULTS.api_url)
+    connections_url = fields.Char(required=True, default=_DEFAULTS.connections_url)
+    token_url = fields.Char(required=True, default=_DEFAULTS.token_url)
+    authorize_url = fields.Char(required=True, default=_DEFAULTS.authorize_url)
+    revocation_url = fields.Char(required=True, default=_DEFAULTS.revocation_url)
+    # Export options
+    invoice_status = fields.Selection(
+        [("AUTHORISED", "Approved (AUTHORISED)"), ("DRAFT", "Draft")],
+        default="AUTHORISED",
+        required=True,
+        string="Status in Xero",
+    )
+    invoice_number_prefix = fields.Char(
+        help="Prepended to the Odoo invoice number in Xero, e.g. 'CM-'."
+    )
+    # Payments
+    payments_enabled = fields.Boolean(
+        string="Import payments", help="Mirror payments made in Xero as Odoo payments."
+    )
+    webhook_key = fields.Char(groups="base.group_system", copy=False)
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    redirect_uri = fields.Char(string="Redirect URI", compute="_compute_webhook_url")
+    # Pacing shared by every worker (see _xero_pause_until)
+    not_before = fields.Datetime(
+        copy=False, readonly=True, help="No Xero call is made before this time (rate limits)."
+    )
+
+    _sql_constraints = [
+        (
+            "tenant_uniq",
+            "EXCLUDE (tenant_id WITH =) WHERE (active AND tenant_id IS NOT NULL)",
+            "This Xero organisation is already connected to another company.",
+        ),
+        (
+            "company_active_uniq",
+            "EXCLUDE (company_id WITH =) WHERE (active)",
+            "A company can have only one active Xero connection.",
+        ),
+    ]
+
+    # ------------------------------------------------------------------
+    # Computes / constraints
+    # ------------------------------------------------------------------
+    @api.depends("company_id")
+    def _compute_webhook_url(self):
+        for conn in self:
+            base = conn.get_base_url()
+            conn.webhook_url = base + WEBHOOK_PATH % (conn.id or "<id>")
+            conn.redirect_uri = base + CALLBACK_PATH
+
+    @api.constrains("api_url", "token_url", "connections_url", "authorize_url")
+    def _check_urls(self):
+        for conn in self:
+            for fname in ("api_url", "token_url", "connections_url", "authorize_url"):
+                value = conn[fname] or ""
+                if not value.startswith(("https://", "http://")):
+                    raise ValidationError(
+                        _("Xero connection %(name)s: field %(field)s must be an http(s) URL.")
+                        % {"name": conn.display_name, "field": conn._fields[fname].string}
+                    )
+
+    # ------------------------------------------------------------------
+    # Plain data for the pure layer
+    # ------------------------------------------------------------------
+    def _xero_endpoints(self):
+        self.ensure_one()
+        return XeroEndpoints(
+            api_url=self.api_url.rstrip("/"),
+            connections_url=self.connections_url,
+            token_url=self.token_url,
+            authorize_url=self.authorize_url,
+            revocation_url=self.revocation_url or _DEFAULTS.revocation_url,
+        )
+
+    def _xero_credentials(self):
+        self.ensure_one()
+        conn = self.sudo()
+        if not conn.client_id or not conn.client_secret:
+            raise UserError(
+                _("Xero connection %(name)s: set the Client ID and the Client Secret first.")
+                % {"name": self.display_name}
+            )
+        return conn.client_id, conn.client_secret
+
+    @staticmethod
+    def _xero_token_from_row(row):
+        return {
+            "access_token": row["access_token"],
+            "refresh_token": row["refresh_token"],
+            "expires_at": row["token_expires_at"] or 0.0,
+            "token_type": "Bearer",
+        }
+
+    @contextmanager
+    def _xero_detached(self):
+        """Yield this connection, row-locked, in a transaction of its own that commits on exit.
+
+        Tokens and pacing are shared by every worker: they are read and written here so that
+        the caller's (long, REPEATABLE READ) transaction never holds or fights over the row.
+        """
+        self.ensure_one()
+        self.env.flush_all()
+        with self.env.registry.cursor() as cr:
+            cr.execute("SELECT id FROM xero_connection WHERE id = %s FOR UPDATE", [self.id])
+            yield self.with_env(self.env(cr=cr, su=True))
+
+    def _xero_save_token(self, token):
+        """Write a token pair on ``self`` (an env whose transaction the caller commits)."""
+        self.sudo().write(
+            {
+                "access_token": token["access_token"],
+                "refresh_token": token.get("refresh_token") or False,
+                "token_expires_at": token.get("expires_at") or time.time() + 1800,
+                "state": "connected" if self.tenant_id else self.state,
+                "last_error": False,
+            }
+        )
+
+    def _xero_refresh(self, stale_token=None):
+        """Return a valid token, exchanging the refresh token at most once across workers.
+
+        Lock the row in a fresh transaction, re-read the tokens (another worker may already
+        have rotated them), refresh only if still stale, store the new pair and commit before
+        anyone else can use the old refresh token again.
+        """
+        self.ensure_one()
+        stale_access = (stale_token or {}).get("access_token")
+        with self._xero_detached() as conn:
+            conn.invalidate_recordset()
+            current = self._xero_token_from_row(
+                {f: conn[f] for f in ("access_token", "refresh_token", "token_expires_at")}
+            )
+            if (
+                current["access_token"]
+                and current["access_token"] != stale_access
+                and not oauth.token_expired(current)
+            ):
+                return current
+            client_id, client_secret = conn._xero_credentials()
+            try:
+                if conn.auth_type == "custom":
+                    new = oauth.client_credentials_token(
+                        conn._xero_endpoints(), client_id, client_secret
+                    )
+                else:
+                    if not current["refresh_token"]:
+                        raise ReconnectRequired(
+                            message="No refresh token: connect to Xero again.", status=None
+                        )
+                    new = oauth.refresh_token(
+                        conn._xero_endpoints(), client_id, client_secret, current["refresh_token"]
+                    )
+            except ReconnectRequired as exc:
+                conn.write({"state": "needs_reconnect", "last_error": exc.message})
+                conn.env.cr.commit()
+                conn._xero_on_needs_reconnect()
+                raise
+            conn._xero_save_token(new)
+        return new
+
+    def _xero_on_needs_reconnect(self):
+        """Hook: the dashboard files a failure and schedules an activity."""
+
+    def _xero_pause_until(self, when):
+        """Share a 'do not call Xero before' time with every worker (429 / exhausted budget)."""
+        self.ensure_one()
+        with self._xero_detached() as conn:
+            if not conn.not_before or conn.not_before < when:
+                conn.not_before = when
+
+    def _xero_paused(self):
+        """Seconds to wait before the next call (0 when calls may go)."""
+        self.ensure_one()
+        self.env.cr.execute("SELECT not_before FROM xero_connection WHERE id = %s", [self.id])
+        row = self.env.cr.fetchone()
+        if not row or not row[0]:
+            return 0
+        return max(0.0, (row[0] - datetime.utcnow()).total_seconds())
+
+    def _xero_client(self):
+        """A pure-layer client bound to this connection's tenant and shared token state."""
+        self.ensure_one()
+        if not self.tenant_id:
+            raise UserError(
+                _("Xero connection %(name)s has no organisation yet: connect it first.")
+                % {"name": self.display_name}
+            )
+        if self.state == "needs_reconnect":
+            raise UserError(
+                _("Xero connection %(name)s needs to be reconnected (Connect to Xero).")
+                % {"name": self.display_name}
+            )
+        holder = {}
+        conn_id = self.id
+        env = self.env
+
+        def get_token():
+            if "token" not in holder:
+                env["xero.connection"].flush_model()
+                env.cr.execute(
+                    "SELECT access_token, refresh_token, token_expires_at "
+                    "FROM xero_connection WHERE id = %s",
+                    [conn_id],
+                )
+                holder["token"] = self._xero_token_from_row(env.cr.dictfetchone())
+            return holder["token"]
+
+        def refresh(stale):
+            holder["token"] = self._xero_refresh(stale)
+            return holder["token"]
+
+        def on_rate_info(info):
+            from casemgr_xero_core.pacing import not_before
+
+            now = datetime.utcnow()
+            when = not_before(now, info)
+            if when and when > now:
+                self._xero_pause_until(when)
+
+        return XeroClient(
+            self._xero_endpoints(),
+            self.tenant_id,
+            get_token=get_token,
+            refresh=refresh,
+            on_rate_info=on_rate_info,
+        )
+
+    @api.model
+    def _xero_for_company(self, company):
+        return self.search([("company_id", "=", company.id)], limit=1)
+
+    # ------------------------------------------------------------------
+    # OAuth2 authorization-code flow
+    # ------------------------------------------------------------------
+    def action_xero_connect(self):
+        self.ensure_one()
+        client_id, _secret = self._xero_credentials()
+        if self.auth_type == "custom":
+            return self._xero_connect_custom()
+        nonce = secrets.token_urlsafe(32)
+        self.sudo().oauth_state = nonce
+        url = oauth.authorization_url(self._xero_endpoints(), client_id, self.redirect_uri, nonce)
+        return {"type": "ir.actions.act_url", "url": url, "target": "self"}
+
+    def _xero_connect_custom(self):
+        client_id, client_secret = self._xero_credentials()
+        try:
+            token = oauth.client_credentials_token(
+                self._xero_endpoints(), client_id, client_secret
+            )
+            tenants = oauth.list_connections(self._xero_endpoints(), token["access_token"])
+        except XeroError as exc:
+            raise UserError(
+                _("Xero connection %(name)s: %(msg)s") % {"name": self.display_name, "msg": exc}
+            ) from exc
+        self._xero_save_token(token)
+        return self._xero_bind_tenants(tenants)
+
+    def _xero_oauth_complete(self, code):
+        """Callback: exchange the code, store the pair, list and bind the organisation."""
+        self.ensure_one()
+        client_id, client_secret = self._xero_credentials()
+        endpoints = self._xero_endpoints()
+        token = oauth.exchange_code(endpoints, client_id, client_secret, code, self.redirect_uri)
+        self.sudo().oauth_state = False
+        self._xero_save_token(token)
+        tenants = oauth.list_connections(endpoints, token["access_token"])
+        return self._xero_bind_tenants(tenants)
+
+    def _xero_bind_tenants(self, tenants):
+        orgs = [
+            {"id": t["tenantId"], "name": t.get("tenantName") or t["tenantId"]}
+            for t in tenants
+            if t.get("tenantType", "ORGANISATION") == "ORGANISATION"
+        ]
+        if not orgs:
+            self.write({"state": "draft", "last_error": _("The grant gives no Xero organisation.")})
+            return False
+        current = [o for o in orgs if o["id"] == self.tenant_id]
+        if current or len(orgs) == 1:
+            org = (current or orgs)[0]
+            self.write(
+                {
+                    "tenant_id": org["id"],
+                    "tenant_name": org["name"],
+                    "available_tenant_ids": False,
+                    "state": "connected",
+                    "last_error": False,
+                }
+            )
+            return True
+        self.write({"available_tenant_ids": orgs, "state": "choose_tenant"})
+        return self.action_xero_choose_tenant()
+
+    def action_xero_choose_tenant(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "xero.tenant.select.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_connection_id": self.id},
+        }
+
+    # ------------------------------------------------------------------
+    # Buttons
+    # ------------------------------------------------------------------
+    def action_xero_test_connection(self):
+        self.ensure_one()
+        try:
+            org = self._xero_client().get_organisation()
+        except XeroError as exc:
+            self.last_error = str(exc)
+            raise UserError(
+                _("Xero connection %(name)s failed: %(msg)s")
+                % {"name": self.display_name, "msg": exc}
+            ) from exc
+        name = org.get("Name") or self.tenant_name
+        self.write({"tenant_name": name, "state": "connected", "last_error": False})
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Connected to Xero"),
+                "message": _("Organisation: %s") % name,
+                "type": "success",
+                "sticky": False,
+            },
+        }
+
+    def action_xero_generate_webhook_key(self):
+        self.ensure_one()
+        self.sudo().webhook_key = secrets.token_urlsafe(48)
+        return True
+
+    def action_xero_disconnect(self):
+        for conn in self.sudo():
+            conn.write(
+                {
+                    "access_token": False,
+                    "refresh_token": False,
+                    "token_expires_at": 0.0,
+                    "state": "draft",
+                }
+            )
+        return True
+
+    def _xero_expire_token_for_test(self):
+        """Make the stored access token look expired (tests and demo)."""
+        self.sudo().token_expires_at = time.time() - 60
+        return True
+
+    @api.model
+    def _xero_now(self):
+        return fields.Datetime.now()
+
+    def _xero_retry_at(self, seconds):
+        return fields.Datetime.now() + timedelta(seconds=seconds)

@@ -1,0 +1,2 @@
+from . import xero_tenant_select_wizard
+from . import xero_export_wizard
