@@ -114,6 +114,8 @@ class AccountMove(models.Model):
                     "xero_error": False,
                 }
             )
+            # Xero already knows some of them (e.g. a total mismatch): look up, never resend.
+            moves.filtered("xero_invoice_id").xero_outcome_unknown = True
         if queued:
             self.env.ref("casemgr_xero.ir_cron_xero_export")._trigger()
         return queued, skipped
@@ -194,6 +196,7 @@ class AccountMove(models.Model):
         """Atomically move up to 50 queued (or stale sending) moves to ``sending``; commit."""
         key = str(uuid.uuid4())
         now = fields.Datetime.now()
+        self.env.flush_all()
         with self.env.registry.cursor() as cr:
             cr.execute(
                 """
@@ -228,6 +231,7 @@ class AccountMove(models.Model):
 
     def _xero_release(self, key, moves, unknown):
         """Put a claimed batch back in the queue (flagged when its outcome is unknown)."""
+        self.env.flush_all()
         with self.env.registry.cursor() as cr:
             cr.execute(
                 """
@@ -268,12 +272,13 @@ class AccountMove(models.Model):
                 for move, item in zip(sendable, items):
                     if item.ok:
                         results[move.id] = ("sent", item.xero_id, None)
-                    elif getattr(item, "retryable", False):
+                    elif item.retryable:
                         results[move.id] = ("queued", None, None)
                     else:
+                        # A total mismatch keeps Xero's InvoiceID: the invoice exists there.
                         results[move.id] = (
                             "failed",
-                            None,
+                            item.xero_id,
                             "\n".join(item.messages) or _("Xero refused this invoice."),
                         )
         self._xero_write_results(conn, key, moves, results)
@@ -281,6 +286,7 @@ class AccountMove(models.Model):
     def _xero_write_results(self, conn, key, moves, results):
         """Write the batch's outcome in one short transaction, onto our claim only."""
         now = fields.Datetime.now()
+        self.env.flush_all()
         with self.env.registry.cursor() as cr:
             rows = [
                 (move_id, state, xero_id, message, state == "queued", now, key)
@@ -410,6 +416,7 @@ class AccountMove(models.Model):
                         discount_rate=line.discount or None,
                         account_code=account_codes.get(line.account_id.id, line.account_id.code),
                         tax_type=tax_type,
+                        tax_amount=line.price_total - line.price_subtotal,
                     )
                 )
             rate = None

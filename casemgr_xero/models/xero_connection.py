@@ -247,6 +247,7 @@ class XeroConnection(models.Model):
     def _xero_paused(self):
         """Seconds to wait before the next call (0 when calls may go)."""
         self.ensure_one()
+        self.flush_recordset(["not_before"])
         self.env.cr.execute("SELECT not_before FROM xero_connection WHERE id = %s", [self.id])
         row = self.env.cr.fetchone()
         if not row or not row[0]:

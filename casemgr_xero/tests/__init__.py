@@ -1,1 +1,2 @@
 from . import test_xero_connection
+from . import test_export

@@ -17,7 +17,7 @@ class XeroPeerMixin:
     @classmethod
     def _xero_start_peer(cls):
         cls.xero_local = shared_xero_local()
-        cls.proxy = FaultProxy(cls.xero_local.url)
+        cls.proxy = FaultProxy(cls.xero_local.url, tax_maths=True)
         cls.addClassCleanup(cls.proxy.stop)
 
     @classmethod

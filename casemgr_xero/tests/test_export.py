@@ -1,0 +1,313 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+import threading
+from decimal import Decimal
+
+from casemgr_xero_core.testing.openapi import validate
+
+from odoo import Command, api, fields
+from odoo.tests import Form, tagged
+
+from .common import API, XeroTestCommon
+
+INVOICES = API + "/Invoices"
+
+
+@tagged("post_install", "-at_install")
+class TestXeroExport(XeroTestCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.eur = cls.setup_other_currency("EUR", rates=[("2019-01-01", 1.5)])
+        cls.env["xero.tax.mapping"].create(
+            [
+                {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
+                 "xero_tax_type": "OUTPUT"},
+                {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_b.id,
+                 "xero_tax_type": "OUTPUT2"},
+            ]
+        )
+        cls.customers = cls.env["res.partner"].create(
+            [{"name": f"Client {i:03d}", "email": f"client{i}@example.com"} for i in range(10)]
+        )
+        cls.cron = cls.env.ref("casemgr_xero.ir_cron_xero_export")
+
+    # ------------------------------------------------------------------ helpers
+    def _invoices(self, count, post=True, bad_discount_at=None, **extra):
+        vals_list = []
+        for i in range(count):
+            lines = [
+                Command.create({"display_type": "line_section", "name": "Professional fees"}),
+                Command.create(
+                    {
+                        "product_id": self.product_a.id,
+                        "name": f"Attendance on client, matter {i}",
+                        "quantity": 2.5,
+                        "price_unit": 180.0,
+                        "tax_ids": [Command.set(self.tax_sale_a.ids)],
+                    }
+                ),
+                Command.create(
+                    {
+                        "product_id": self.product_b.id,
+                        "name": "Disbursement: court filing fee",
+                        "quantity": 1,
+                        "price_unit": 99.99,
+                        "discount": 10.0,
+                        "tax_ids": [Command.set(self.tax_sale_b.ids)],
+                    }
+                ),
+                Command.create({"display_type": "line_note", "name": "Thank you."}),
+            ]
+            if bad_discount_at == i:
+                # Odoo rounds 0.075 half-up to 0.08; Xero's own line maths gives 0.07.
+                lines.append(
+                    Command.create(
+                        {
+                            "product_id": self.product_a.id,
+                            "name": "Rounding edge",
+                            "quantity": 1,
+                            "price_unit": 0.15,
+                            "discount": 50.0,
+                            "tax_ids": [Command.set(self.tax_sale_a.ids)],
+                        }
+                    )
+                )
+            vals_list.append(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.customers[i % len(self.customers)].id,
+                    "invoice_date": "2019-01-01",
+                    "currency_id": (self.eur if i % 4 == 3 else self.env.company.currency_id).id,
+                    "invoice_line_ids": lines,
+                    **extra,
+                }
+            )
+        moves = self.env["account.move"].create(vals_list)
+        if post:
+            moves.action_post()
+        return moves
+
+    def _run_cron(self):
+        self.env["account.move"]._cron_xero_export()
+        self.env.invalidate_all()
+
+    def _xero_invoices(self):
+        return self.xero_local.invoices()
+
+    def _assert_matches_xero(self, moves):
+        contacts = {c["ContactID"]: c for c in self.xero_local.state()["contacts"]}
+        by_number = {}
+        for inv in self._xero_invoices():
+            by_number.setdefault(inv["InvoiceNumber"], []).append(inv)
+        for move in moves:
+            found = by_number.get(move.name, [])
+            self.assertEqual(len(found), 1, f"{move.name} must be in Xero exactly once")
+            xinv = found[0]
+            self.assertEqual(xinv["InvoiceID"], move.xero_invoice_id)
+            self.assertEqual(xinv["CurrencyCode"], move.currency_id.name)
+            self.assertEqual(xinv["Status"], "AUTHORISED")
+            contact = move.partner_id.commercial_partner_id
+            self.assertEqual(contacts[xinv["Contact"]["ContactID"]]["Name"], contact.name)
+            product_lines = move.invoice_line_ids.filtered(lambda l: l.display_type == "product")
+            xlines = [li for li in xinv["LineItems"] if li.get("AccountCode")]
+            self.assertEqual(len(xlines), len(product_lines))
+            self.assertEqual(len(xinv["LineItems"]), len(move.invoice_line_ids))
+            for line, xline in zip(product_lines.sorted("sequence"), xlines):
+                self.assertEqual(xline["Description"], line.name)
+                self.assertAlmostEqual(xline["Quantity"], line.quantity)
+                self.assertAlmostEqual(xline["UnitAmount"], line.price_unit)
+                self.assertAlmostEqual(xline["LineAmount"], line.price_subtotal)
+                self.assertEqual(xline["AccountCode"], line.account_id.code)
+                self.assertEqual(
+                    xline["TaxType"], "OUTPUT" if line.tax_ids == self.tax_sale_a else "OUTPUT2"
+                )
+            subtotal = sum(li["LineAmount"] for li in xinv["LineItems"])
+            self.assertAlmostEqual(subtotal, move.amount_untaxed, places=2)
+            if move.currency_id == self.eur:
+                self.assertAlmostEqual(xinv["CurrencyRate"], move.invoice_currency_rate)
+                self.assertNotEqual(xinv["CurrencyRate"], 1.0)
+
+    # ------------------------------------------------------------------ tests
+    def test_send_queues_and_cron_exports_120_in_3_calls(self):
+        moves = self._invoices(120)
+        moves.action_xero_send()
+        self.assertEqual(set(moves.mapped("xero_state")), {"queued"})
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]),
+            "Send to Xero must trigger the export cron",
+        )
+        self._run_cron()
+        self.assertEqual(moves.filtered("xero_error")[:1].mapped("xero_error"), [])
+        self.assertEqual(self.proxy.count("PUT", INVOICES), 3)
+        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
+        self.assertEqual(len(self._xero_invoices()), 120)
+        self._assert_matches_xero(moves)
+        # Every body we sent follows Xero's published contract.
+        for req in self.proxy.requests:
+            if req.method == "PUT" and req.path.startswith(INVOICES):
+                for invoice in json.loads(req.body)["Invoices"]:
+                    validate(invoice, "Invoice")
+        # Contacts: one lookup and one batch create for the 10 customers, not one per invoice.
+        self.assertLessEqual(self.proxy.count("POST", API + "/Contacts"), 1)
+        self.assertEqual(len(self.xero_local.state()["contacts"]), 10)
+        message = moves[0].message_ids[:1]
+        self.assertIn("Sent to Xero", message.body)
+
+    def test_dropped_connection_after_store_never_duplicates(self):
+        moves = self._invoices(120)
+        moves.action_xero_send()
+        self.proxy.drop_after_forward("PUT", INVOICES, times=1)
+        self._run_cron()
+        # The first batch reached Xero but we never heard back: bound by lookup, not resent.
+        self._run_cron()
+        self._run_cron()
+        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
+        numbers = [inv["InvoiceNumber"] for inv in self._xero_invoices()]
+        self.assertEqual(len(numbers), 120)
+        self.assertEqual(len(set(numbers)), 120, "no duplicate invoice in Xero")
+        self._assert_matches_xero(moves)
+
+    def test_one_invalid_invoice_fails_alone(self):
+        moves = self._invoices(50, bad_discount_at=20)
+        bad = moves[20]
+        moves.action_xero_send()
+        self._run_cron()
+        good = moves - bad
+        self.assertEqual(set(good.mapped("xero_state")), {"sent"})
+        self.assertEqual(bad.xero_state, "failed")
+        self.assertIn("does not match", bad.xero_error)
+        self.assertEqual(len(self._xero_invoices()), 49)
+        failure = self.env["xero.failure"].search(
+            [("res_model", "=", "account.move"), ("res_id", "=", bad.id)]
+        )
+        self.assertEqual(failure.state, "open")
+        self.assertEqual(failure.kind, "invoice_export")
+        self.assertIn("does not match", failure.message)
+        self._assert_matches_xero(good)
+
+    def test_two_workers_export_each_invoice_once(self):
+        moves = self._invoices(60)
+        moves.action_xero_send()
+        self.env.flush_all()
+        errors = []
+
+        def worker():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, self.env.uid, {})
+                    env["account.move"]._cron_xero_export()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        self.assertFalse(errors)
+        self.env.invalidate_all()
+        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
+        numbers = [inv["InvoiceNumber"] for inv in self._xero_invoices()]
+        self.assertEqual(sorted(numbers), sorted(moves.mapped("name")))
+        self.assertEqual(self.proxy.count("PUT", INVOICES), 2)
+
+    def test_429_reschedules_without_failing(self):
+        moves = self._invoices(5)
+        moves.action_xero_send()
+        self.proxy.respond(
+            429,
+            b'{"Title": "Too Many Requests"}',
+            {"Retry-After": "7", "X-Rate-Limit-Problem": "minute"},
+            method="PUT",
+            path_prefix=INVOICES,
+        )
+        before = fields.Datetime.now()
+        self._run_cron()
+        self.assertEqual(set(moves.mapped("xero_state")), {"queued"})
+        self.assertFalse(self.env["xero.failure"].search([("kind", "=", "invoice_export")]))
+        self.connection.invalidate_recordset()
+        self.assertGreaterEqual(self.connection.not_before, before)
+        trigger = self.env["ir.cron.trigger"].search(
+            [("cron_id", "=", self.cron.id)], order="call_at desc", limit=1
+        )
+        self.assertGreater(trigger.call_at, before)
+        # While paused, a run sends nothing.
+        self._run_cron()
+        self.assertEqual(self.proxy.count("PUT", INVOICES), 1)
+        # Once the pause is over, the batch goes.
+        self.connection.sudo().not_before = False
+        self._run_cron()
+        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
+        self.assertEqual(len(self._xero_invoices()), 5)
+
+    def test_send_refuses_ineligible_with_reasons(self):
+        posted = self._invoices(2)
+        draft = self._invoices(1, post=False)
+        bill = self.init_invoice(
+            "in_invoice", partner=self.partner_a, products=self.product_a, post=True
+        )
+        action = (posted | draft | bill).action_xero_send()
+        message = action["params"]["message"]
+        self.assertIn("2 invoice(s) queued", message)
+        self.assertIn("not posted", message)
+        self.assertIn("not a customer invoice", message)
+        self.assertEqual(set(posted.mapped("xero_state")), {"queued"})
+        self.assertEqual(draft.xero_state, "not_sent")
+        self.assertEqual(bill.xero_state, "not_sent")
+        # Queued twice is still queued once.
+        action = posted.action_xero_send()
+        self.assertIn("already queued", action["params"]["message"])
+
+    def test_wizard_filters_and_queues(self):
+        early = self._invoices(3)
+        late = self._invoices(2, invoice_date="2019-03-01")
+        late_other = late.filtered(lambda m: m.partner_id == self.customers[1])
+        wizard_form = Form(self.env["xero.export.wizard"])
+        wizard_form.date_from = fields.Date.from_string("2019-02-01")
+        self.assertEqual(wizard_form.move_count, 2)
+        self.assertAlmostEqual(wizard_form.amount_total, sum(late.mapped("amount_total_signed")))
+        wizard_form.partner_ids.add(self.customers[1])
+        self.assertEqual(wizard_form.move_count, 1)
+        wizard = wizard_form.save()
+        wizard.action_xero_export()
+        self.assertEqual(late_other.xero_state, "queued")
+        self.assertEqual(set((early | late - late_other).mapped("xero_state")), {"not_sent"})
+
+    def test_wizard_from_list_selection_includes_failed_on_request(self):
+        moves = self._invoices(3)
+        moves[0].xero_state = "failed"
+        ctx = {"active_model": "account.move", "active_ids": moves.ids}
+        wizard = Form(self.env["xero.export.wizard"].with_context(**ctx))
+        self.assertEqual(wizard.move_count, 2)
+        wizard.include_failed = True
+        self.assertEqual(wizard.move_count, 3)
+        wizard.save().action_xero_export()
+        self.assertEqual(set(moves.mapped("xero_state")), {"queued"})
+
+    def test_query_count_does_not_grow_per_invoice(self):
+        small = self._invoices(5)
+        big = self._invoices(50)
+        small.action_xero_send()
+        self.env.flush_all()
+        # Warm caches (contacts bound, mappings read) so both runs do the same kind of work.
+        queries_before = self.cr.sql_log_count
+        self._run_cron()
+        small_queries = self.cr.sql_log_count - queries_before
+        big.action_xero_send()
+        self.env.flush_all()
+        queries_before = self.cr.sql_log_count
+        self._run_cron()
+        big_queries = self.cr.sql_log_count - queries_before
+        self.assertEqual(set((small | big).mapped("xero_state")), {"sent"})
+        self.assertLessEqual(big_queries, small_queries + 15, (small_queries, big_queries))
+
+    def test_payload_amounts_are_decimal_exact(self):
+        moves = self._invoices(1)
+        moves.action_xero_send()
+        self._run_cron()
+        req = next(r for r in self.proxy.requests if r.method == "PUT")
+        line = json.loads(req.body)["Invoices"][0]["LineItems"][2]
+        self.assertEqual(Decimal(str(line["UnitAmount"])), Decimal("99.99"))
+        self.assertEqual(Decimal(str(line["DiscountRate"])), Decimal("10"))
+        self.assertEqual(Decimal(str(line["LineAmount"])), Decimal("89.99"))

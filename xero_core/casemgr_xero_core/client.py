@@ -1,0 +1,422 @@
+"""XeroClient: one tenant, plain dicts in and out (Xero's PascalCase JSON), typed errors.
+
+Not thread-safe: use one client per worker/thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from .batching import MAX_INVOICES_PER_REQUEST, chunks
+from .endpoints import XeroEndpoints
+from .errors import (
+    AuthError,
+    NotFound,
+    ReconnectRequired,
+    TransientError,
+    ValidationError,
+    XeroError,
+    error_from_response,
+    map_exception,
+)
+from .oauth import list_connections, token_expired
+from .pacing import RateInfo, parse_rate_headers
+from .results import ItemResult, element_messages, result_from_element
+from .transport import accounting_api, new_api_client, raw_call, read_response
+
+__all__ = ["ItemResult", "RateInfo", "XeroClient"]
+
+_logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+MAX_PAGES = 200
+LOOKUP_CHUNK = 40  # invoice numbers / where-clauses per GET (keeps the URL short)
+
+
+def _quote_where(value: str) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _strip_meta(payload: dict) -> dict:
+    """Drop payload-side metadata keys (``_expected_total`` …) before sending."""
+    return {k: v for k, v in payload.items() if not str(k).startswith("_")}
+
+
+class XeroClient:
+    def __init__(
+        self,
+        endpoints: XeroEndpoints,
+        tenant_id: str,
+        get_token: Callable[[], dict],
+        refresh: Callable[[dict], dict] | None = None,
+        timeout=(5, 60),
+        on_rate_info: Callable[[RateInfo], None] | None = None,
+    ):
+        self.endpoints = endpoints
+        self.tenant_id = tenant_id
+        self.get_token = get_token
+        self.refresh = refresh
+        self.timeout = timeout
+        self.on_rate_info = on_rate_info
+        self.last_rate_info: RateInfo | None = None
+        self._api_client, self._auth = new_api_client()
+        self.api = accounting_api(self._api_client, endpoints.api_url)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _current_token(self) -> dict:
+        token = self.get_token() or {}
+        if token_expired(token) and self.refresh is not None:
+            token = self.refresh(token) or {}
+        if not token.get("access_token"):
+            raise ReconnectRequired(detail="no access token")
+        return token
+
+    def _rate(self, headers) -> None:
+        if not headers:
+            return
+        info = parse_rate_headers(headers)
+        self.last_rate_info = info
+        if self.on_rate_info is not None:
+            try:
+                self.on_rate_info(info)
+            except Exception:  # pragma: no cover - a hook must never break a call
+                _logger.exception("on_rate_info hook failed")
+
+    def _call(self, fn: Callable[[], object], *, is_write: bool) -> tuple[object, dict]:
+        """Run one SDK call: token, one refresh+retry on 401, one retry of a read on a dropped
+        connection, rate-header reporting, error mapping. Returns (parsed body, headers)."""
+        token = self._current_token()
+        refreshed = False
+        read_retried = False
+        while True:
+            self._auth.access_token = token["access_token"]
+            try:
+                resp = fn()
+                status, headers, body = read_response(resp)
+            except Exception as exc:
+                err = map_exception(exc, is_write=is_write)
+                self._rate(err.headers)
+                if (
+                    err.status == 401
+                    and isinstance(err, AuthError)
+                    and not refreshed
+                    and self.refresh is not None
+                ):
+                    refreshed = True
+                    token = self.refresh(token) or {}
+                    if not token.get("access_token"):
+                        raise ReconnectRequired(detail="refresh gave no access token") from exc
+                    continue
+                if (
+                    not is_write
+                    and not read_retried
+                    and isinstance(err, TransientError)
+                    and err.status is None
+                ):
+                    read_retried = True  # e.g. a stale pooled keep-alive connection
+                    continue
+                raise err from exc
+            self._rate(headers)
+            if status >= 300:
+                raise error_from_response(status, body, headers, is_write=is_write)
+            return body, headers
+
+    # ------------------------------------------------------------------ invoices
+
+    def put_invoices(self, invoices: list[dict], idempotency_key: str) -> list[ItemResult]:
+        """PUT /Invoices (create only), summarizeErrors=false, unitdp=4. One result per element,
+        in order. Raises ValidationError (400 with elements), RateLimited, AuthError, Transient…"""
+        if len(invoices) > MAX_INVOICES_PER_REQUEST:
+            raise ValueError(
+                f"At most {MAX_INVOICES_PER_REQUEST} invoices per request, got {len(invoices)}"
+            )
+        if not invoices:
+            return []
+        body, _h = self._call(
+            lambda: self.api.create_invoices(
+                self.tenant_id,
+                {"Invoices": [_strip_meta(i) for i in invoices]},
+                summarize_errors=False,
+                unitdp=4,
+                idempotency_key=idempotency_key,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            ),
+            is_write=True,
+        )
+        return self._results(body, "Invoices", invoices, "InvoiceNumber")
+
+    def put_credit_notes(self, credit_notes: list[dict], idempotency_key: str) -> list[ItemResult]:
+        if len(credit_notes) > MAX_INVOICES_PER_REQUEST:
+            raise ValueError(f"At most {MAX_INVOICES_PER_REQUEST} credit notes per request")
+        if not credit_notes:
+            return []
+        body, _h = self._call(
+            lambda: self.api.create_credit_notes(
+                self.tenant_id,
+                {"CreditNotes": [_strip_meta(c) for c in credit_notes]},
+                summarize_errors=False,
+                unitdp=4,
+                idempotency_key=idempotency_key,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            ),
+            is_write=True,
+        )
+        return self._results(body, "CreditNotes", credit_notes, "CreditNoteNumber")
+
+    @staticmethod
+    def _results(body, resource: str, sent: list[dict], key_field: str) -> list[ItemResult]:
+        elements = (body or {}).get(resource) or [] if isinstance(body, dict) else []
+        results = []
+        for i, el in enumerate(elements):
+            r = result_from_element(i, el)
+            if i < len(sent) and not r.key:
+                r.key = sent[i].get(key_field)
+            results.append(r)
+        if len(elements) != len(sent):
+            _logger.warning("Xero answered %d elements for %d sent", len(elements), len(sent))
+        return results
+
+    def _list_invoices(self, **kwargs) -> list[dict]:
+        out: list[dict] = []
+        for page in range(1, MAX_PAGES + 1):
+            body, _h = self._call(
+                lambda page=page: self.api.get_invoices(
+                    self.tenant_id,
+                    page=page,
+                    unitdp=4,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                    **kwargs,
+                ),
+                is_write=False,
+            )
+            items = (body or {}).get("Invoices") or []
+            out.extend(items)
+            if len(items) < PAGE_SIZE:
+                break
+        return out
+
+    def find_invoices_by_number(self, numbers: Iterable[str]) -> dict[str, dict]:
+        """{InvoiceNumber: invoice} for those that exist (DELETED/VOIDED ones included)."""
+        wanted = [n for n in dict.fromkeys(numbers) if n]
+        found: dict[str, dict] = {}
+        for group in chunks(wanted, LOOKUP_CHUNK):
+            wanted_set = set(group)
+            for inv in self._list_invoices(invoice_numbers=group):
+                num = inv.get("InvoiceNumber")
+                if num in wanted_set and num not in found:
+                    found[num] = inv
+        return found
+
+    def get_invoice(self, invoice_id: str) -> dict:
+        body, _h = self._call(
+            lambda: self.api.get_invoice(
+                self.tenant_id,
+                invoice_id,
+                unitdp=4,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            ),
+            is_write=False,
+        )
+        items = (body or {}).get("Invoices") or []
+        if not items:
+            raise NotFound()
+        return items[0]
+
+    def get_invoices_by_ids(self, ids: Iterable[str]) -> dict[str, dict]:
+        """{InvoiceID: invoice} for those that exist."""
+        wanted = [i for i in dict.fromkeys(ids) if i]
+        found: dict[str, dict] = {}
+        for group in chunks(wanted, LOOKUP_CHUNK):
+            wanted_set = set(group)
+            for inv in self._list_invoices(i_ds=group):
+                if inv.get("InvoiceID") in wanted_set:
+                    found[inv["InvoiceID"]] = inv
+        return found
+
+    # ------------------------------------------------------------------ contacts
+
+    def _list_contacts(self, **kwargs) -> list[dict]:
+        out: list[dict] = []
+        for page in range(1, MAX_PAGES + 1):
+            body, _h = self._call(
+                lambda page=page: self.api.get_contacts(
+                    self.tenant_id,
+                    page=page,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                    **kwargs,
+                ),
+                is_write=False,
+            )
+            items = (body or {}).get("Contacts") or []
+            out.extend(items)
+            if len(items) < PAGE_SIZE:
+                break
+        return out
+
+    def find_contacts(
+        self,
+        names: Iterable[str] = (),
+        emails: Iterable[str] = (),
+        contact_numbers: Iterable[str] = (),
+        ids: Iterable[str] = (),
+    ) -> list[dict]:
+        """Contacts matching any of the given names (case-insensitive), e-mails
+        (case-insensitive), contact numbers or IDs. Filtered client-side as well."""
+        names_l = {n.strip().lower() for n in names if n and n.strip()}
+        emails_l = {e.strip().lower() for e in emails if e and e.strip()}
+        numbers_s = {c for c in contact_numbers if c}
+        ids_s = {i for i in ids if i}
+
+        def matches(c: dict) -> bool:
+            return (
+                (c.get("Name") or "").strip().lower() in names_l
+                or (c.get("EmailAddress") or "").strip().lower() in emails_l
+                or (c.get("ContactNumber") or "") in numbers_s
+                or c.get("ContactID") in ids_s
+            )
+
+        found: dict[str, dict] = {}
+        for group in chunks(sorted(ids_s), LOOKUP_CHUNK):
+            for c in self._list_contacts(i_ds=group):
+                if matches(c):
+                    found.setdefault(c["ContactID"], c)
+        clauses = (
+            [f"Name.ToLower()=={_quote_where(n)}" for n in sorted(names_l)]
+            + [f"EmailAddress.ToLower()=={_quote_where(e)}" for e in sorted(emails_l)]
+            + [f"ContactNumber=={_quote_where(c)}" for c in sorted(numbers_s)]
+        )
+        for group in chunks(clauses, 20):
+            for c in self._list_contacts(where=" OR ".join(group)):
+                if matches(c):
+                    found.setdefault(c["ContactID"], c)
+        return list(found.values())
+
+    def create_contacts(self, contacts: list[dict]) -> list[ItemResult]:
+        """POST /Contacts, summarizeErrors=false. One result per element, in order."""
+        if not contacts:
+            return []
+        body, _h = self._call(
+            lambda: self.api.update_or_create_contacts(
+                self.tenant_id,
+                {"Contacts": list(contacts)},
+                summarize_errors=False,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            ),
+            is_write=True,
+        )
+        return self._results(body, "Contacts", contacts, "Name")
+
+    # ------------------------------------------------------------------ payments
+
+    def get_payments(self, if_modified_since=None, page: int = 1) -> list[dict]:
+        kwargs = {}
+        if if_modified_since is not None:
+            kwargs["if_modified_since"] = if_modified_since
+        body, _h = self._call(
+            lambda: self.api.get_payments(
+                self.tenant_id,
+                page=page,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+                **kwargs,
+            ),
+            is_write=False,
+        )
+        return list((body or {}).get("Payments") or [])
+
+    def create_payment(self, payment: dict, idempotency_key: str | None = None) -> dict:
+        kwargs = {"idempotency_key": idempotency_key} if idempotency_key else {}
+        body, _h = self._call(
+            lambda: self.api.create_payment(
+                self.tenant_id,
+                dict(payment),
+                _preload_content=False,
+                _request_timeout=self.timeout,
+                **kwargs,
+            ),
+            is_write=True,
+        )
+        return self._single(body, "Payments")
+
+    def delete_payment(self, payment_id: str) -> dict:
+        body, _h = self._call(
+            lambda: self.api.delete_payment(
+                self.tenant_id,
+                payment_id,
+                {"Status": "DELETED"},
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            ),
+            is_write=True,
+        )
+        return self._single(body, "Payments")
+
+    @staticmethod
+    def _single(body, resource: str) -> dict:
+        items = (body or {}).get(resource) or [] if isinstance(body, dict) else []
+        if not items:
+            raise XeroError("Xero's answer did not contain the record.")
+        el = items[0]
+        msgs = element_messages(el)
+        if el.get("HasValidationErrors") or el.get("HasErrors") or msgs:
+            raise ValidationError(
+                "Xero rejected the data: " + "; ".join(msgs or ["no reason given"]),
+                items=[result_from_element(0, el)],
+                status=200,
+            )
+        return el
+
+    # ------------------------------------------------------------------ organisation
+
+    def get_organisation(self) -> dict:
+        """The organisation record; falls back to the /connections entry when /Organisation
+        is not available (e.g. xero-local answers 404)."""
+        try:
+            body, _h = self._call(
+                lambda: self.api.get_organisations(
+                    self.tenant_id, _preload_content=False, _request_timeout=self.timeout
+                ),
+                is_write=False,
+            )
+            orgs = (body or {}).get("Organisations") or []
+            if orgs:
+                return orgs[0]
+        except NotFound:
+            pass
+        token = self._current_token()
+        for conn in list_connections(self.endpoints, token["access_token"]):
+            if conn.get("tenantId") == self.tenant_id:
+                return {
+                    "Name": conn.get("tenantName"),
+                    "OrganisationID": conn.get("tenantId"),
+                    "TenantType": conn.get("tenantType"),
+                }
+        raise NotFound("This Xero organisation is no longer connected.")
+
+    # ------------------------------------------------------------------ escape hatch
+
+    def request(self, method: str, path: str, *, query=None, body=None, is_write=None):
+        """Any other API call (path relative to api_url). Returns the parsed JSON body."""
+        is_write = method.upper() != "GET" if is_write is None else is_write
+        headers = {"xero-tenant-id": self.tenant_id}
+        data, _h = self._call(
+            lambda: raw_call(
+                self._api_client,
+                self.endpoints.api_url + path,
+                method.upper(),
+                query=query,
+                headers=headers,
+                body=body,
+                timeout=self.timeout,
+            ),
+            is_write=is_write,
+        )
+        return data

@@ -1,0 +1,215 @@
+"""Exactly-once export of one batch of invoices (≤ 50), pure: no database, no Odoo.
+
+The caller persists ``sending`` + the idempotency key *before* calling, and the per-item results
+after. If a previous attempt's outcome is unknown, call again with ``check_existing=True``: what
+Xero already holds is bound by InvoiceNumber instead of being sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from .batching import MAX_INVOICES_PER_REQUEST
+from .errors import TransientError, ValidationError, XeroError
+from .results import ItemResult, to_decimal
+
+_logger = logging.getLogger(__name__)
+
+#: payload-side metadata key (never sent to Xero): the total Odoo expects Xero to compute
+META_EXPECTED_TOTAL = "_expected_total"
+MAX_ROUNDS = 3
+DEAD_STATUSES = ("DELETED", "VOIDED")
+
+
+def xero_json(payload: dict) -> dict:
+    """The payload without our metadata keys (those starting with ``_``)."""
+    return {k: v for k, v in payload.items() if not str(k).startswith("_")}
+
+
+def _expected_total(payload: dict, expected_totals: dict | None) -> Decimal | None:
+    num = payload.get("InvoiceNumber")
+    if expected_totals and num in expected_totals:
+        return to_decimal(expected_totals[num])
+    return to_decimal(payload.get(META_EXPECTED_TOTAL))
+
+
+def _check_total(result: ItemResult, expected: Decimal | None) -> ItemResult:
+    if not result.ok or expected is None or result.total is None:
+        return result
+    q = Decimal("0.01")
+    if result.total.quantize(q) != expected.quantize(q):
+        result.ok = False
+        result.messages.append(
+            f"Invoice {result.key}: Xero's total {result.total.quantize(q)} differs from the "
+            f"total in Odoo {expected.quantize(q)} (rounding or tax setup differs). The invoice "
+            "exists in Xero (see its Xero ID); check it there."
+        )
+    return result
+
+
+def _bound(index: int, invoice: dict) -> ItemResult:
+    status = invoice.get("Status")
+    number = invoice.get("InvoiceNumber")
+    if status in DEAD_STATUSES:
+        return ItemResult(
+            index=index,
+            key=number,
+            ok=False,
+            status=status,
+            total=to_decimal(invoice.get("Total")),
+            messages=[
+                (
+                    f"Invoice {number} already exists in Xero with status {status}; "
+                    "it was not sent again. Use another number or restore it in Xero."
+                )
+            ],
+            data=invoice,
+            bound=True,
+        )
+    return ItemResult(
+        index=index,
+        key=number,
+        ok=True,
+        xero_id=invoice.get("InvoiceID"),
+        total=to_decimal(invoice.get("Total")),
+        status=status,
+        data=invoice,
+        bound=True,
+    )
+
+
+def send_invoice_batch(
+    client,
+    payloads: list[dict],
+    idempotency_key: str,
+    check_existing: bool = False,
+    expected_totals: dict | None = None,
+    max_rounds: int = MAX_ROUNDS,
+) -> list[ItemResult]:
+    """Send ≤ 50 invoice payloads; one ItemResult per payload, in input order.
+
+    - ok=True: Xero holds it (xero_id). ``bound=True`` when found by lookup, not created now.
+    - ok=False, retryable=False: Xero's judgement (messages) — fix the data.
+    - ok=False, retryable=True (unknown=True): outcome not confirmed — requeue, and send the
+      next attempt with ``check_existing=True``.
+    RateLimited / AuthError / TransientError (nothing sent) propagate; when some items were
+    already resolved the exception carries them in ``partial_results``.
+    """
+    n = len(payloads)
+    if n > MAX_INVOICES_PER_REQUEST:
+        raise ValueError(f"At most {MAX_INVOICES_PER_REQUEST} invoices per batch, got {n}")
+    numbers = [p.get("InvoiceNumber") for p in payloads]
+    if any(not num for num in numbers):
+        raise ValueError("Every invoice payload needs an InvoiceNumber (used to find it again)")
+    results: list[ItemResult | None] = [None] * n
+
+    def finish() -> list[ItemResult]:
+        out = []
+        for i, r in enumerate(results):
+            assert r is not None
+            r.index = i
+            out.append(_check_total(r, _expected_total(payloads[i], expected_totals)))
+        return out
+
+    def lookup_and_bind(indexes: list[int]) -> list[int]:
+        """Bind those Xero already holds; return the indexes still unresolved."""
+        if not indexes:
+            return []
+        found = client.find_invoices_by_number([numbers[i] for i in indexes])
+        rest = []
+        for i in indexes:
+            inv = found.get(numbers[i])
+            if inv is not None:
+                results[i] = _bound(i, inv)
+            else:
+                rest.append(i)
+        return rest
+
+    def with_partial(err: XeroError) -> XeroError:
+        err.partial_results = [r for r in results if r is not None]
+        return err
+
+    pending = list(range(n))
+    if check_existing:
+        pending = lookup_and_bind(pending)
+
+    key = idempotency_key
+    for round_no in range(max_rounds):
+        if not pending:
+            break
+        if round_no:
+            # a different body must not reuse the key (Xero would answer the cached response)
+            key = f"{idempotency_key}-r{round_no}"
+        body = [xero_json(payloads[i]) for i in pending]
+        try:
+            answered = client.put_invoices(body, key)
+        except ValidationError as err:
+            # xero-local style 400: only the failing element(s); others may or may not be stored
+            failed_by_number = {it.key: it for it in err.items if it.key}
+            matched = False
+            for i in pending:
+                it = failed_by_number.get(numbers[i])
+                if it is not None:
+                    matched = True
+                    results[i] = ItemResult(
+                        index=i,
+                        key=numbers[i],
+                        ok=False,
+                        status=it.status,
+                        messages=list(it.messages) or [err.message],
+                        data=it.data,
+                    )
+            rest = [i for i in pending if results[i] is None]
+            try:
+                rest = lookup_and_bind(rest)
+            except XeroError as lookup_err:
+                raise with_partial(lookup_err) from err
+            if not matched:
+                # a 400 about the request as a whole: Xero's word, not retryable
+                for i in rest:
+                    results[i] = ItemResult(i, numbers[i], ok=False, messages=[err.message])
+                rest = []
+            pending = rest
+            continue
+        except TransientError as err:
+            if not err.outcome_unknown and round_no == 0:
+                raise with_partial(err) from err
+            try:
+                rest = lookup_and_bind(pending)
+            except XeroError as lookup_err:
+                raise with_partial(lookup_err) from err
+            for i in rest:
+                results[i] = ItemResult(
+                    i, numbers[i], ok=False, retryable=True, unknown=True, messages=[err.message]
+                )
+            return finish()
+        except XeroError as err:
+            raise with_partial(err) from err
+
+        by_number = {}
+        if len(answered) == len(pending):
+            pairs = list(zip(pending, answered, strict=True))
+        else:
+            for r in answered:
+                by_number.setdefault(r.key, r)
+            pairs = [(i, by_number.get(numbers[i])) for i in pending]
+        still = []
+        for i, r in pairs:
+            if r is None:
+                still.append(i)
+                continue
+            r.key = r.key or numbers[i]
+            results[i] = r
+        pending = lookup_and_bind(still) if still else []
+
+    for i in pending:
+        results[i] = ItemResult(
+            i,
+            numbers[i],
+            ok=False,
+            retryable=True,
+            unknown=True,
+            messages=[f"Invoice {numbers[i]}: Xero did not confirm it after {max_rounds} tries."],
+        )
+    return finish()

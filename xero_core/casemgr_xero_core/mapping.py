@@ -1,0 +1,293 @@
+"""Plain invoice/contact data -> Xero JSON payloads, and pre-flight validation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+LINE_AMOUNT_TYPES = ("Exclusive", "Inclusive", "NoTax")
+SENDABLE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
+MAX_DESCRIPTION = 4000
+MAX_NUMBER = 255
+MAX_NAME = 255
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+Q2 = Decimal("0.01")
+Q4 = Decimal("0.0001")
+META_EXPECTED_TOTAL = "_expected_total"
+
+
+@dataclass
+class ContactData:
+    key: str | int | None
+    name: str
+    email: str | None = None
+    contact_number: str | None = None
+    xero_contact_id: str | None = None
+    tax_number: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    street: str | None = None
+    street2: str | None = None
+    street3: str | None = None
+    street4: str | None = None
+    city: str | None = None
+    zip: str | None = None
+    state: str | None = None
+    country: str | None = None
+    account_number: str | None = None
+
+
+@dataclass
+class LineData:
+    description: str | None
+    quantity: Decimal | float | int | None = None
+    unit_amount: Decimal | float | int | None = None
+    line_amount: Decimal | float | int | None = None
+    discount_rate: Decimal | float | int | None = None
+    account_code: str | None = None
+    tax_type: str | None = None
+    item_code: str | None = None
+    tracking: list[tuple[str, str]] = field(default_factory=list)
+    kind: str = "line"  # 'line' | 'note' | 'section'
+    tax_amount: Decimal | float | int | None = None
+
+
+@dataclass
+class InvoiceData:
+    key: str | int | None
+    number: str
+    date: date | str | None
+    due_date: date | str | None
+    currency: str
+    lines: list[LineData]
+    contact: ContactData | None
+    reference: str | None = None
+    currency_rate: Decimal | float | None = None
+    line_amount_types: str = "Exclusive"
+    status: str = "AUTHORISED"
+    type: str = "ACCREC"
+    total: Decimal | float | None = None
+    subtotal: Decimal | float | None = None
+    total_tax: Decimal | float | None = None
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _dec(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Decimal):
+        return value
+    try:
+        # str() keeps the shortest repr of a float: 0.1 -> Decimal("0.1")
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _decimals(value: Decimal) -> int:
+    exp = value.normalize().as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def _q(value, quantum: Decimal) -> Decimal | None:
+    d = _dec(value)
+    if d is None:
+        return None
+    d = d.quantize(quantum, rounding=ROUND_HALF_UP)
+    # drop trailing zeros but keep it a plain (non-exponent) number
+    return d.normalize() if d != d.to_integral() else d.quantize(Decimal(1))
+
+
+def _iso(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
+def _clean(value) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+# --------------------------------------------------------------------------------- payloads
+
+
+def contact_payload(c: ContactData) -> dict:
+    """Xero Contact JSON (for POST /Contacts or inline on an invoice)."""
+    out: dict = {}
+    if c.xero_contact_id:
+        out["ContactID"] = c.xero_contact_id
+    if _clean(c.name):
+        out["Name"] = _clean(c.name)[:MAX_NAME]
+    for key, val in (
+        ("EmailAddress", c.email),
+        ("ContactNumber", c.contact_number),
+        ("AccountNumber", c.account_number),
+        ("TaxNumber", c.tax_number),
+        ("FirstName", c.first_name),
+        ("LastName", c.last_name),
+    ):
+        if _clean(val):
+            out[key] = _clean(val)
+    address = {
+        "AddressLine1": _clean(c.street),
+        "AddressLine2": _clean(c.street2),
+        "AddressLine3": _clean(c.street3),
+        "AddressLine4": _clean(c.street4),
+        "City": _clean(c.city),
+        "Region": _clean(c.state),
+        "PostalCode": _clean(c.zip),
+        "Country": _clean(c.country),
+    }
+    address = {k: v for k, v in address.items() if v}
+    if address:
+        out["Addresses"] = [{"AddressType": "POBOX", **address}]
+    if _clean(c.phone):
+        out["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": _clean(c.phone)}]
+    return out
+
+
+def line_payload(line: LineData) -> dict:
+    if line.kind in ("note", "section"):
+        return {"Description": (line.description or "").strip()[:MAX_DESCRIPTION] or "-"}
+    out: dict = {}
+    if line.description:
+        out["Description"] = line.description[:MAX_DESCRIPTION]
+    if line.quantity is not None:
+        out["Quantity"] = _q(line.quantity, Q4)
+    if line.unit_amount is not None:
+        out["UnitAmount"] = _q(line.unit_amount, Q4)
+    if line.line_amount is not None:
+        out["LineAmount"] = _q(line.line_amount, Q2)
+    if line.discount_rate not in (None, 0, Decimal(0)) and _dec(line.discount_rate):
+        out["DiscountRate"] = _q(line.discount_rate, Q4)
+    if line.account_code:
+        out["AccountCode"] = line.account_code
+    if line.tax_type:
+        out["TaxType"] = line.tax_type
+    if line.tax_amount is not None and line.tax_type:
+        out["TaxAmount"] = _q(line.tax_amount, Q2)
+    if line.item_code:
+        out["ItemCode"] = line.item_code
+    if line.tracking:
+        out["Tracking"] = [{"Name": cat, "Option": opt} for cat, opt in line.tracking]
+    return out
+
+
+def invoice_payload(inv: InvoiceData, number_prefix: str = "", with_meta: bool = True) -> dict:
+    """Xero Invoice JSON for PUT /Invoices. With ``with_meta`` and a known ``inv.total`` the
+    payload also carries ``_expected_total`` (stripped by export.send_invoice_batch)."""
+    out: dict = {
+        "Type": inv.type,
+        "InvoiceNumber": f"{number_prefix}{inv.number}",
+    }
+    if inv.contact is not None:
+        if inv.contact.xero_contact_id:
+            out["Contact"] = {"ContactID": inv.contact.xero_contact_id}
+        else:
+            out["Contact"] = contact_payload(inv.contact)
+    if _iso(inv.date):
+        out["Date"] = _iso(inv.date)
+    if _iso(inv.due_date):
+        out["DueDate"] = _iso(inv.due_date)
+    out["CurrencyCode"] = (inv.currency or "").upper()
+    if inv.currency_rate is not None:
+        out["CurrencyRate"] = _q(inv.currency_rate, Decimal("0.000001"))
+    out["LineAmountTypes"] = inv.line_amount_types
+    out["Status"] = inv.status
+    if _clean(inv.reference):
+        out["Reference"] = _clean(inv.reference)
+    out["LineItems"] = [line_payload(li) for li in inv.lines]
+    if with_meta and inv.total is not None:
+        out[META_EXPECTED_TOTAL] = _q(inv.total, Q2)
+    return out
+
+
+# --------------------------------------------------------------------------------- checks
+
+
+def validate_invoice(inv: InvoiceData) -> list[str]:
+    """Problems Xero would reject (or that would make the export ambiguous), in plain words,
+    each naming the invoice and the field. Empty list = good to send."""
+    who = f"Invoice {inv.number or '(no number)'}"
+    errs: list[str] = []
+    if not _clean(inv.number):
+        errs.append(f"{who}: the invoice number is missing.")
+    elif len(str(inv.number)) > MAX_NUMBER:
+        errs.append(f"{who}: the invoice number is longer than {MAX_NUMBER} characters.")
+    if inv.contact is None or (not _clean(inv.contact.name) and not inv.contact.xero_contact_id):
+        errs.append(f"{who}: the customer (contact) has no name.")
+    elif inv.contact.name and len(inv.contact.name.strip()) > MAX_NAME:
+        errs.append(f"{who}: the customer name is longer than {MAX_NAME} characters.")
+    if not _iso(inv.date):
+        errs.append(f"{who}: the invoice date is missing.")
+    if not _iso(inv.due_date):
+        errs.append(f"{who}: the due date is missing.")
+    if not inv.currency or not _CURRENCY_RE.match(str(inv.currency).upper()):
+        errs.append(f"{who}: currency code {inv.currency!r} is not a 3-letter ISO code.")
+    if inv.currency_rate is not None and (_dec(inv.currency_rate) or 0) <= 0:
+        errs.append(f"{who}: the currency rate must be greater than zero.")
+    if inv.line_amount_types not in LINE_AMOUNT_TYPES:
+        errs.append(
+            f"{who}: line amount type {inv.line_amount_types!r} must be one of "
+            + ", ".join(LINE_AMOUNT_TYPES)
+            + "."
+        )
+    if inv.status not in SENDABLE_STATUSES:
+        errs.append(f"{who}: status {inv.status!r} cannot be sent to Xero.")
+    product_lines = [li for li in inv.lines if li.kind not in ("note", "section")]
+    if not product_lines:
+        errs.append(f"{who}: the invoice has no invoice lines.")
+    for n, li in enumerate(inv.lines, start=1):
+        desc = (li.description or "").strip()
+        label = f"{who}, line {n}" + (f" ({desc[:40]!r})" if desc else "")
+        if len(li.description or "") > MAX_DESCRIPTION:
+            errs.append(f"{label}: the description is longer than {MAX_DESCRIPTION} characters.")
+        if li.kind in ("note", "section"):
+            if not desc:
+                errs.append(f"{label}: a note/section line needs a text.")
+            continue
+        if not desc and not li.item_code:
+            errs.append(f"{label}: the description is empty.")
+        if not li.account_code and not li.item_code:
+            errs.append(f"{label}: no Xero account code (set it on the income account).")
+        if not li.tax_type and inv.line_amount_types != "NoTax":
+            errs.append(f"{label}: no Xero tax type (map the tax to a Xero tax rate).")
+        for fname, val, places in (
+            ("quantity", li.quantity, 4),
+            ("unit price", li.unit_amount, 4),
+            ("line amount", li.line_amount, 2),
+            ("discount", li.discount_rate, 4),
+        ):
+            d = _dec(val)
+            if val is not None and d is None:
+                errs.append(f"{label}: the {fname} {val!r} is not a number.")
+            elif d is not None and _decimals(d) > places:
+                errs.append(f"{label}: the {fname} {d} has more than {places} decimals.")
+        rate = _dec(li.discount_rate)
+        if rate is not None and not (0 <= rate <= 100):
+            errs.append(f"{label}: the discount {rate}% must be between 0 and 100.")
+        if len(li.tracking or []) > 2:
+            errs.append(f"{label}: Xero allows at most 2 tracking categories.")
+        qty, unit, amount = _dec(li.quantity), _dec(li.unit_amount), _dec(li.line_amount)
+        if qty is not None and unit is not None and amount is not None:
+            expected = qty * unit * (1 - (rate or Decimal(0)) / 100)
+            expected = expected.quantize(Q2, rounding=ROUND_HALF_UP)
+            if abs(expected - amount) > Decimal("0.005"):
+                errs.append(
+                    f"{label}: the line amount {amount} does not match quantity × unit price"
+                    + (f" less {rate}% discount" if rate else "")
+                    + f" ({expected})."
+                )
+    return errs

@@ -1,0 +1,123 @@
+"""Xero rate-limit headers -> when to pause.
+
+Xero limits: 60 calls/minute and 5000/day per tenant, 5 concurrent calls, 10000/min per app.
+A 429 carries ``Retry-After`` (seconds) and ``X-Rate-Limit-Problem``
+(minute/day/concurrent/appminute).
+Successful responses carry ``X-MinLimit-Remaining``, ``X-DayLimit-Remaining``,
+``X-AppMinLimit-Remaining``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+#: Pause proactively when fewer than this many calls remain in the current minute.
+MIN_REMAINING_THRESHOLD = 1
+#: Without a Retry-After, a day-limit exhaustion pauses this long.
+DAY_PAUSE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    min_remaining: int | None = None
+    day_remaining: int | None = None
+    app_min_remaining: int | None = None
+    retry_after: float | None = None
+    problem: str | None = None
+
+
+def _header(headers, name: str):
+    if headers is None:
+        return None
+    if isinstance(headers, Mapping) or hasattr(headers, "get"):
+        val = headers.get(name)
+        if val is None:
+            # plain dicts are case-sensitive
+            lname = name.lower()
+            for k, v in headers.items():
+                if str(k).lower() == lname:
+                    return v
+        return val
+    for k, v in headers:  # list of tuples
+        if str(k).lower() == name.lower():
+            return v
+    return None
+
+
+def _int(value) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(float(str(value).strip()))
+    except ValueError:
+        return None
+
+
+def _retry_after(value) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return max(0.0, float(str(value).strip()))
+    except ValueError:
+        pass
+    # HTTP-date form
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    from datetime import timezone
+
+    delta = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(0.0, delta)
+
+
+def parse_rate_headers(headers) -> RateInfo:
+    """Read Xero's rate-limit headers (any mapping / list of pairs, case-insensitive)."""
+    problem = _header(headers, "X-Rate-Limit-Problem")
+    return RateInfo(
+        min_remaining=_int(_header(headers, "X-MinLimit-Remaining")),
+        day_remaining=_int(_header(headers, "X-DayLimit-Remaining")),
+        app_min_remaining=_int(_header(headers, "X-AppMinLimit-Remaining")),
+        retry_after=_retry_after(_header(headers, "Retry-After")),
+        problem=str(problem).strip().lower() if problem else None,
+    )
+
+
+def _next_minute(now: datetime) -> datetime:
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def not_before(now: datetime, info: RateInfo | None) -> datetime | None:
+    """When should the caller make its next call? ``None`` means: go ahead now."""
+    if info is None:
+        return None
+    candidates: list[datetime] = []
+    if info.retry_after is not None:
+        candidates.append(now + timedelta(seconds=info.retry_after))
+    elif info.problem:
+        if info.problem == "day":
+            candidates.append(now + DAY_PAUSE)
+        elif info.problem == "concurrent":
+            candidates.append(now + timedelta(seconds=1))
+        else:
+            candidates.append(_next_minute(now))
+    if info.day_remaining is not None and info.day_remaining <= 0:
+        candidates.append(now + DAY_PAUSE)
+    if info.min_remaining is not None and info.min_remaining < MIN_REMAINING_THRESHOLD:
+        candidates.append(_next_minute(now))
+    if info.app_min_remaining is not None and info.app_min_remaining < MIN_REMAINING_THRESHOLD:
+        candidates.append(_next_minute(now))
+    return max(candidates) if candidates else None
+
+
+def backoff(attempt: int, base: float = 2.0, cap: float = 300.0, jitter: float = 0.25) -> float:
+    """Exponential backoff in seconds for attempt 1, 2, 3… with +/- ``jitter`` ratio, capped."""
+    attempt = max(1, int(attempt))
+    raw = min(cap, base * (2 ** (attempt - 1)))
+    spread = raw * jitter
+    return max(0.0, min(cap, raw + random.uniform(-spread, spread)))

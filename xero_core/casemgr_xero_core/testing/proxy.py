@@ -1,0 +1,303 @@
+"""FaultProxy: a threaded HTTP forwarder in front of xero-local that counts calls and injects
+faults (dropped connections, canned answers, delays, a per-minute rate limiter)."""
+
+from __future__ import annotations
+
+import http.client
+import math
+import socket
+import json
+import threading
+from decimal import Decimal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "host",
+}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    headers: dict
+    body: bytes
+    action: str = "forward"
+
+
+@dataclass
+class _Rule:
+    action: str
+    method: str | None
+    prefix: str
+    times: int
+    status: int = 0
+    body: bytes = b""
+    headers: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and path.startswith(self.prefix)
+
+
+def _with_tax_maths(body: bytes) -> bytes:
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except ValueError:
+        return body
+    if not isinstance(data, dict) or not isinstance(data.get("Invoices"), list):
+        return body
+    cent = Decimal("0.01")
+    for inv in data["Invoices"]:
+        lines = inv.get("LineItems") or []
+        amounts = sum((Decimal(str(li.get("LineAmount") or 0)) for li in lines), Decimal(0))
+        tax = sum((Decimal(str(li.get("TaxAmount") or 0)) for li in lines), Decimal(0))
+        if inv.get("LineAmountTypes") == "Inclusive":
+            total, subtotal = amounts, amounts - tax
+        else:
+            total, subtotal = amounts + tax, amounts
+        paid = Decimal(str(inv.get("AmountPaid") or 0)) + Decimal(str(inv.get("AmountCredited") or 0))
+        inv["SubTotal"] = subtotal.quantize(cent)
+        inv["TotalTax"] = tax.quantize(cent)
+        inv["Total"] = total.quantize(cent)
+        inv["AmountDue"] = max(Decimal(0), total - paid).quantize(cent)
+    return json.dumps(data, default=str).encode()
+
+
+class FaultProxy:
+    def __init__(self, upstream_url: str, day_limit: int = 5000, tax_maths: bool = False):
+        """``tax_maths``: fill SubTotal/TotalTax/Total/AmountDue of invoices from their lines
+        (LineAmount, TaxAmount) as Xero does; xero-local does no tax maths of its own."""
+        self.tax_maths = tax_maths
+        parts = urlsplit(upstream_url)
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or 80
+        self.requests: list[Recorded] = []
+        self._rules: list[_Rule] = []
+        self._lock = threading.Lock()
+        self._per_minute: int | None = None
+        self._window: deque[float] = deque()
+        self._day_count = 0
+        self._day_limit = day_limit
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # silence
+                pass
+
+            def _handle(self):
+                proxy._serve(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fault-proxy", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # ------------------------------------------------------------------ rules
+
+    def _add(self, rule: _Rule) -> FaultProxy:
+        with self._lock:
+            self._rules.append(rule)
+        return self
+
+    def drop_after_forward(self, method=None, path_prefix="/", times=1) -> FaultProxy:
+        """Forward (upstream stores it), then close the client socket without an answer."""
+        return self._add(_Rule("drop_after", method, path_prefix, times))
+
+    def drop_before_forward(self, method=None, path_prefix="/", times=1) -> FaultProxy:
+        return self._add(_Rule("drop_before", method, path_prefix, times))
+
+    def respond(
+        self, status, body=b"", headers=None, method=None, path_prefix="/", times=1
+    ) -> FaultProxy:
+        if isinstance(body, str):
+            body = body.encode()
+        return self._add(
+            _Rule("respond", method, path_prefix, times, status, body, dict(headers or {}))
+        )
+
+    def delay(self, seconds, method=None, path_prefix="/", times=1) -> FaultProxy:
+        """Sleep before forwarding (use with a client read timeout to simulate a timeout)."""
+        return self._add(_Rule("delay", method, path_prefix, times, seconds=float(seconds)))
+
+    def rate_limit(self, calls_per_minute: int | None) -> FaultProxy:
+        with self._lock:
+            self._per_minute = calls_per_minute
+            self._window.clear()
+        return self
+
+    def reset(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self.requests.clear()
+            self._per_minute = None
+            self._window.clear()
+            self._day_count = 0
+
+    def count(self, method: str | None = None, path_prefix: str = "/") -> int:
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if (method is None or r.method == method) and r.path.startswith(path_prefix)
+            )
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultProxy:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ serving
+
+    def _take_rules(self, method: str, path: str) -> list[_Rule]:
+        taken = []
+        with self._lock:
+            seen_actions = set()
+            for rule in self._rules:
+                if (
+                    rule.times > 0
+                    and rule.matches(method, path)
+                    and rule.action not in seen_actions
+                ):
+                    rule.times -= 1
+                    taken.append(rule)
+                    seen_actions.add(rule.action)
+            self._rules = [r for r in self._rules if r.times > 0]
+        return taken
+
+    def _limit_check(self) -> tuple[float | None, int | None, int]:
+        """(retry_after if limited, minute remaining, day remaining)."""
+        now = time.monotonic()
+        with self._lock:
+            while self._window and now - self._window[0] >= 60:
+                self._window.popleft()
+            limit = self._per_minute
+            if limit is not None and len(self._window) >= limit:
+                retry = max(1, math.ceil(60 - (now - self._window[0])))
+                return float(retry), 0, max(0, self._day_limit - self._day_count)
+            self._window.append(now)
+            self._day_count += 1
+            cap = limit if limit is not None else 60
+            return None, max(0, cap - len(self._window)), max(0, self._day_limit - self._day_count)
+
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        method = h.command
+        parts = urlsplit(h.path)
+        path, query = parts.path, parts.query
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        headers = {k: v for k, v in h.headers.items()}
+        rec = Recorded(method, path, query, headers, body)
+        with self._lock:
+            self.requests.append(rec)
+        rules = {r.action: r for r in self._take_rules(method, path)}
+
+        if "delay" in rules:
+            time.sleep(rules["delay"].seconds)
+        if "drop_before" in rules:
+            rec.action = "drop_before"
+            self._drop(h)
+            return
+        if "respond" in rules:
+            r = rules["respond"]
+            rec.action = f"respond {r.status}"
+            self._reply(h, r.status, r.headers, r.body)
+            return
+        retry_after, min_rem, day_rem = self._limit_check()
+        if retry_after is not None:
+            rec.action = "rate_limited"
+            self._reply(
+                h,
+                429,
+                {
+                    "Retry-After": str(int(retry_after)),
+                    "X-Rate-Limit-Problem": "minute",
+                    "X-MinLimit-Remaining": "0",
+                    "X-DayLimit-Remaining": str(day_rem),
+                },
+                b"",
+            )
+            return
+        try:
+            conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
+            fwd_headers = {k: v for k, v in headers.items() if k.lower() not in _HOP}
+            fwd_headers["Host"] = f"{self.upstream_host}:{self.upstream_port}"
+            fwd_headers["Connection"] = "close"
+            target = path + (f"?{query}" if query else "")
+            conn.request(
+                method, target, body=body if body or method != "GET" else None, headers=fwd_headers
+            )
+            resp = conn.getresponse()
+            resp_body = resp.read()
+            resp_headers = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP}
+            status = resp.status
+            conn.close()
+        except OSError as exc:
+            rec.action = f"upstream error {exc!r}"
+            self._reply(h, 502, {}, b"upstream unavailable")
+            return
+        if "drop_after" in rules:
+            rec.action = "drop_after"
+            self._drop(h)
+            return
+        if self.tax_maths and status == 200 and "/Invoices" in path:
+            resp_body = _with_tax_maths(resp_body)
+        resp_headers["X-MinLimit-Remaining"] = str(min_rem)
+        resp_headers["X-DayLimit-Remaining"] = str(day_rem)
+        resp_headers["X-AppMinLimit-Remaining"] = "9999"
+        self._reply(h, status, resp_headers, resp_body)
+
+    @staticmethod
+    def _reply(h, status, headers, body: bytes) -> None:
+        h.send_response(status)
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.send_header("Connection", "close")
+        h.end_headers()
+        if body and h.command != "HEAD":
+            h.wfile.write(body)
+        h.close_connection = True
+
+    @staticmethod
+    def _drop(h) -> None:
+        h.close_connection = True
+        try:
+            h.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            h.connection.close()
+        except OSError:
+            pass

@@ -1,0 +1,125 @@
+import json
+from collections import Counter
+from decimal import Decimal
+
+from casemgr_xero_core.batching import chunks
+from casemgr_xero_core.export import send_invoice_batch
+from casemgr_xero_core.testing.openapi import validate
+
+from helpers import payloads
+
+INV = "/api.xro/2.0/Invoices"
+
+
+def _sent_invoices(proxy):
+    out = []
+    for r in proxy.requests:
+        if r.method == "PUT" and r.path == INV:
+            out.extend(json.loads(r.body)["Invoices"])
+    return out
+
+
+def _assert_schema(proxy):
+    sent = _sent_invoices(proxy)
+    assert sent
+    for inv in sent:
+        validate(inv, "Invoice")
+        assert not any(k.startswith("_") for k in inv)
+
+
+def test_120_invoices_three_puts(make_client, xero, xero_proxy):
+    client = make_client(xero_proxy.url)
+    all_payloads = payloads(120)
+    results = []
+    for n, batch in enumerate(chunks(all_payloads, 50)):
+        results += send_invoice_batch(client, batch, f"attempt-{n}")
+    assert xero_proxy.count("PUT", INV) == 3
+    assert all(r.ok and r.xero_id and not r.bound for r in results), [
+        r.messages for r in results if not r.ok
+    ]
+    assert [r.key for r in results] == [p["InvoiceNumber"] for p in all_payloads]
+    assert results[0].total == Decimal("390.25")
+    assert len(xero.invoices()) == 120
+    puts = [r for r in xero_proxy.requests if r.method == "PUT"]
+    assert {r.headers["Idempotency-Key"] for r in puts} == {"attempt-0", "attempt-1", "attempt-2"}
+    assert all("summarizeErrors=False" in r.query and "unitdp=4" in r.query for r in puts)
+    _assert_schema(xero_proxy)
+
+
+def test_dropped_connection_then_check_existing(make_client, xero, xero_proxy):
+    client = make_client(xero_proxy.url)
+    all_payloads = payloads(120)
+    batches = list(chunks(all_payloads, 50))
+    xero_proxy.drop_after_forward(method="PUT", path_prefix=INV)  # first batch stored, no answer
+    first = send_invoice_batch(client, batches[0], "a-0")
+    # the lookup already bound what Xero stored: nothing left unknown, nothing resent
+    assert all(r.ok and r.bound for r in first)
+    assert xero_proxy.count("PUT", INV) == 1
+    for n, batch in enumerate(batches[1:], start=1):
+        send_invoice_batch(client, batch, f"a-{n}")
+    # a later run (e.g. after a crash) re-sends everything with check_existing: all bound
+    again = []
+    for n, batch in enumerate(batches):
+        again += send_invoice_batch(client, batch, f"b-{n}", check_existing=True)
+    assert all(r.ok and r.bound and r.xero_id for r in again)
+    assert xero_proxy.count("PUT", INV) == 3
+    numbers = Counter(i["InvoiceNumber"] for i in xero.invoices())
+    assert len(numbers) == 120 and set(numbers.values()) == {1}
+
+
+def test_unknown_outcome_not_stored_is_requeued(make_client, xero, xero_proxy):
+    client = make_client(xero_proxy.url)
+    xero_proxy.drop_before_forward(method="PUT", path_prefix=INV)
+    res = send_invoice_batch(client, payloads(3), "u-1")
+    assert all(not r.ok and r.retryable and r.unknown for r in res)
+    assert xero.invoices() == [] and xero_proxy.count("PUT", INV) == 1
+    res = send_invoice_batch(client, payloads(3), "u-2", check_existing=True)
+    assert all(r.ok and not r.bound for r in res) and len(xero.invoices()) == 3
+
+
+def test_one_invalid_among_50(make_client, xero, xero_proxy):
+    client = make_client(xero_proxy.url)
+    batch = payloads(50)
+    bad = payloads(1, start=31, bad_discount=True)[0]
+    batch[30] = bad
+    res = send_invoice_batch(client, batch, "v-1")
+    assert [r.index for r in res] == list(range(50))
+    failed = [r for r in res if not r.ok]
+    assert len(failed) == 1 and failed[0].key == "INV-00031" and not failed[0].retryable
+    assert any("does not match the expected line total" in m for m in failed[0].messages)
+    assert sum(r.ok for r in res) == 49
+    numbers = Counter(i["InvoiceNumber"] for i in xero.invoices())
+    assert len(numbers) == 49 and set(numbers.values()) == {1} and "INV-00031" not in numbers
+    # 1st PUT stored 30 then failed; the rest was looked up and resent once with a new key
+    puts = [r for r in xero_proxy.requests if r.method == "PUT"]
+    assert len(puts) == 2 and puts[1].headers["Idempotency-Key"] == "v-1-r1"
+    assert len(json.loads(puts[1].body)["Invoices"]) == 19
+    _assert_schema(xero_proxy)
+
+
+def test_total_mismatch_flagged(make_client, xero):
+    client = make_client()
+    batch = payloads(2)
+    batch[1]["_expected_total"] = Decimal("390.26")
+    res = send_invoice_batch(client, batch, "t-1")
+    assert res[0].ok
+    assert not res[1].ok and not res[1].retryable and res[1].xero_id  # it IS in Xero
+    assert "differs from the total in Odoo 390.26" in res[1].messages[0]
+
+
+def test_rate_limited_propagates(make_client, xero_proxy):
+    import pytest
+
+    from casemgr_xero_core.errors import RateLimited
+
+    client = make_client(xero_proxy.url)
+    xero_proxy.respond(
+        429,
+        b"",
+        {"Retry-After": "3", "X-Rate-Limit-Problem": "minute"},
+        method="PUT",
+        path_prefix=INV,
+    )
+    with pytest.raises(RateLimited) as ei:
+        send_invoice_batch(client, payloads(2), "r-1")
+    assert ei.value.retry_after == 3 and ei.value.partial_results == []

@@ -1,0 +1,105 @@
+import datetime as dt
+from decimal import Decimal
+
+from casemgr_xero_core.mapping import (
+    ContactData,
+    InvoiceData,
+    LineData,
+    contact_payload,
+    invoice_payload,
+    validate_invoice,
+)
+from casemgr_xero_core.testing.openapi import validate
+
+from helpers import make_invoice
+
+
+def test_payload_shape_and_schema():
+    p = invoice_payload(make_invoice(7), number_prefix="OD-")
+    assert p["InvoiceNumber"] == "OD-00007"
+    assert p["Date"] == "2024-06-01" and p["DueDate"] == "2024-07-01"
+    assert p["Contact"]["Name"] == "ACME Ltd" and "ContactID" not in p["Contact"]
+    assert "CurrencyRate" not in p and p["CurrencyCode"] == "NZD"
+    li = p["LineItems"]
+    assert li[0] == {"Description": "Section A"} and li[3] == {
+        "Description": "Thanks for your business"
+    }
+    assert li[1]["UnitAmount"] == Decimal("150.1234") and li[1]["LineAmount"] == Decimal("300.25")
+    assert li[1]["Tracking"] == [{"Name": "Region", "Option": "North"}]
+    assert li[2]["DiscountRate"] == Decimal(10)
+    assert p["_expected_total"] == Decimal("390.25")
+    validate({k: v for k, v in p.items() if not k.startswith("_")}, "Invoice")
+    with_id = invoice_payload(make_invoice(7, contact_id="c-1"))
+    assert with_id["Contact"] == {"ContactID": "c-1"}
+
+
+def test_contact_payload_schema():
+    c = ContactData(
+        key=1,
+        name=" Jane Co ",
+        email="j@co.test",
+        contact_number="C42",
+        street="1 Main St",
+        city="Wellington",
+        zip="6011",
+        country="NZ",
+        phone="123",
+    )
+    p = contact_payload(c)
+    assert p["Name"] == "Jane Co" and p["Addresses"][0]["City"] == "Wellington"
+    validate(p, "Contact")
+
+
+def test_validation_messages():
+    assert validate_invoice(make_invoice(1)) == []
+    inv = InvoiceData(
+        key=1,
+        number="INV/9",
+        date=dt.date(2024, 1, 1),
+        due_date=None,
+        currency="euro",
+        lines=[],
+        contact=ContactData(key=1, name=" "),
+    )
+    msgs = validate_invoice(inv)
+    joined = "\n".join(msgs)
+    assert all(m.startswith("Invoice INV/9") for m in msgs)
+    assert "no invoice lines" in joined and "customer (contact) has no name" in joined
+    assert "due date is missing" in joined and "'euro' is not a 3-letter" in joined
+
+    inv = make_invoice(
+        2,
+        lines=[
+            LineData(
+                "Widget",
+                quantity=Decimal("1.12345"),
+                unit_amount=Decimal(2),
+                line_amount=Decimal("2.25"),
+                account_code=None,
+                tax_type=None,
+            ),
+            LineData(
+                "x" * 4001,
+                quantity=1,
+                unit_amount=1,
+                line_amount=1,
+                account_code="200",
+                tax_type="OUTPUT",
+            ),
+            LineData(
+                "Disc",
+                quantity=3,
+                unit_amount=Decimal("33.3333"),
+                line_amount=Decimal("89.50"),
+                discount_rate=10,
+                account_code="200",
+                tax_type="OUTPUT",
+            ),
+        ],
+    )
+    joined = "\n".join(validate_invoice(inv))
+    assert "Invoice 00002, line 1 ('Widget'): no Xero account code" in joined
+    assert "line 1 ('Widget'): no Xero tax type" in joined
+    assert "quantity 1.12345 has more than 4 decimals" in joined
+    assert "line 2" in joined and "longer than 4000 characters" in joined
+    assert "line 3 ('Disc'): the line amount 89.50 does not match" in joined
