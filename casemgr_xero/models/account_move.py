@@ -346,6 +346,18 @@ class AccountMove(models.Model):
             m.tax_id.id: m.xero_tax_type
             for m in self.env["xero.tax.mapping"].search([("connection_id", "=", conn.id)])
         }
+        tracking_by_plan = {
+            m.plan_id.id: m.xero_category
+            for m in self.env["xero.tracking.mapping"].search([("connection_id", "=", conn.id)])
+        }
+        analytic_ids = {
+            int(aid)
+            for dist in moves.invoice_line_ids.mapped("analytic_distribution")
+            if dist
+            for key in dist
+            for aid in str(key).split(",")
+        }
+        analytic = {a.id: a for a in self.env["account.analytic.account"].browse(analytic_ids)}
         result, errors = {}, {}
         for move in moves:
             partner = move.partner_id.commercial_partner_id
@@ -404,6 +416,18 @@ class AccountMove(models.Model):
                         )
                 elif amount_types != "NoTax":
                     tax_type = "NONE"
+                tracking = []
+                for key in line.analytic_distribution or {}:
+                    for aid in str(key).split(","):
+                        account = analytic.get(int(aid))
+                        category = account and tracking_by_plan.get(account.root_plan_id.id)
+                        if category and (category, account.name) not in tracking:
+                            tracking.append((category, account.name))
+                if len(tracking) > 2:
+                    problems.append(
+                        _("%s: Xero takes two tracking categories per line at most (field Analytic).")
+                        % label
+                    )
                 line_amount = (
                     line.price_total if amount_types == "Inclusive" else line.price_subtotal
                 )
@@ -417,6 +441,7 @@ class AccountMove(models.Model):
                         account_code=account_codes.get(line.account_id.id, line.account_id.code),
                         tax_type=tax_type,
                         tax_amount=line.price_total - line.price_subtotal,
+                        tracking=tracking,
                     )
                 )
             rate = None

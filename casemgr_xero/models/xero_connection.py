@@ -405,6 +405,57 @@ class XeroConnection(models.Model):
             },
         }
 
+    def action_xero_check_mappings(self):
+        """Compare account codes, tax types and tracking categories with the organisation."""
+        self.ensure_one()
+        from casemgr_xero_core.mapping import check_settings
+
+        accounts = {
+            m.account_id.display_name: m.xero_account_code
+            for m in self.env["xero.account.mapping"].search([("connection_id", "=", self.id)])
+        }
+        taxes = {
+            m.tax_id.display_name: m.xero_tax_type
+            for m in self.env["xero.tax.mapping"].search([("connection_id", "=", self.id)])
+        }
+        tracking = {
+            m.plan_id.display_name: m.xero_category
+            for m in self.env["xero.tracking.mapping"].search([("connection_id", "=", self.id)])
+        }
+        client = self._xero_client()
+        try:
+            lists = (
+                client.get_accounts(),
+                client.get_tax_rates(),
+                client.get_tracking_categories(),
+            )
+        except XeroError as exc:
+            raise UserError(
+                _("Xero connection %(name)s: %(msg)s") % {"name": self.display_name, "msg": exc}
+            ) from exc
+        problems = check_settings(accounts, taxes, tracking, *lists)
+        unchecked = [
+            label
+            for label, values in zip((_("accounts"), _("tax rates"), _("tracking")), lists)
+            if values is None
+        ]
+        lines = problems or [_("Every mapped account, tax and tracking category exists in Xero.")]
+        if unchecked:
+            lines.append(
+                _("This Xero organisation did not list its %s: not checked.")
+                % ", ".join(unchecked)
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Xero mappings"),
+                "message": "\n".join(lines),
+                "type": "warning" if problems else "success",
+                "sticky": bool(problems),
+            },
+        }
+
     def action_xero_generate_webhook_key(self):
         self.ensure_one()
         self.sudo().webhook_key = secrets.token_urlsafe(48)

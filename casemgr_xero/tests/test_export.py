@@ -311,3 +311,67 @@ class TestXeroExport(XeroTestCommon):
         self.assertEqual(Decimal(str(line["UnitAmount"])), Decimal("99.99"))
         self.assertEqual(Decimal(str(line["DiscountRate"])), Decimal("10"))
         self.assertEqual(Decimal(str(line["LineAmount"])), Decimal("89.99"))
+
+    def test_tracking_from_analytic_distribution(self):
+        plan = self.env["account.analytic.plan"].create({"name": "Matters"})
+        matter = self.env["account.analytic.account"].create(
+            {"name": "Smith v Jones", "plan_id": plan.id}
+        )
+        self.env["xero.tracking.mapping"].create(
+            {"connection_id": self.connection.id, "plan_id": plan.id, "xero_category": "Matter"}
+        )
+        move = self._invoices(1, post=False)
+        move.invoice_line_ids.filtered(lambda l: l.display_type == "product")[0].write(
+            {"analytic_distribution": {str(matter.id): 100}}
+        )
+        move.action_post()
+        move.action_xero_send()
+        self._run_cron()
+        self.assertEqual(move.xero_state, "sent")
+        req = next(r for r in self.proxy.requests if r.method == "PUT")
+        lines = json.loads(req.body)["Invoices"][0]["LineItems"]
+        self.assertEqual(lines[1]["Tracking"], [{"Name": "Matter", "Option": "Smith v Jones"}])
+        self.assertNotIn("Tracking", lines[2])
+
+    def test_unmapped_tax_fails_with_a_clear_message_and_sends_the_rest(self):
+        self.env["xero.tax.mapping"].search([("tax_id", "=", self.tax_sale_b.id)]).unlink()
+        moves = self._invoices(3)
+        moves.action_xero_send()
+        self._run_cron()
+        self.assertEqual(set(moves.mapped("xero_state")), {"failed"})
+        self.assertIn("has no Xero tax type", moves[0].xero_error)
+        self.assertIn(moves[0].name, moves[0].xero_error)
+        self.assertEqual(self.proxy.count("PUT", INVOICES), 0, "nothing half-sent")
+
+    def test_check_mappings_against_the_organisation(self):
+        self.env["xero.account.mapping"].create(
+            {
+                "connection_id": self.connection.id,
+                "account_id": self.company_data["default_account_revenue"].id,
+                "xero_account_code": "999",
+            }
+        )
+        # xero-local has no /Accounts or /TaxRates: the check says what it could not check.
+        action = self.connection.action_xero_check_mappings()
+        self.assertIn("not checked", action["params"]["message"])
+        # A peer that lists them: the missing account code is named.
+        self.proxy.respond(
+            200,
+            json.dumps({"Accounts": [{"Code": "200", "Status": "ACTIVE"}]}),
+            {"Content-Type": "application/json"},
+            method="GET",
+            path_prefix=API + "/Accounts",
+        )
+        self.proxy.respond(
+            200,
+            json.dumps({"TaxRates": [{"TaxType": "OUTPUT", "Status": "ACTIVE"},
+                                     {"TaxType": "OUTPUT2", "Status": "ACTIVE"}]}),
+            {"Content-Type": "application/json"},
+            method="GET",
+            path_prefix=API + "/TaxRates",
+        )
+        action = self.connection.action_xero_check_mappings()
+        message = action["params"]["message"]
+        self.assertIn("'999'", message)
+        self.assertNotIn("OUTPUT", message)
+        self.assertEqual(action["params"]["type"], "warning")

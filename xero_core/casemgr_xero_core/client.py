@@ -401,6 +401,25 @@ class XeroClient:
                 }
         raise NotFound("This Xero organisation is no longer connected.")
 
+    # ------------------------------------------------------------------ settings
+
+    def _optional_list(self, path: str, key: str) -> list[dict] | None:
+        """GET a settings list; None when the peer does not provide it (404)."""
+        try:
+            body = self.request("GET", path)
+        except NotFound:
+            return None
+        return list((body or {}).get(key) or [])
+
+    def get_accounts(self) -> list[dict] | None:
+        return self._optional_list("/Accounts", "Accounts")
+
+    def get_tax_rates(self) -> list[dict] | None:
+        return self._optional_list("/TaxRates", "TaxRates")
+
+    def get_tracking_categories(self) -> list[dict] | None:
+        return self._optional_list("/TrackingCategories", "TrackingCategories")
+
     # ------------------------------------------------------------------ escape hatch
 
     def request(self, method: str, path: str, *, query=None, body=None, is_write=None):

@@ -291,3 +291,38 @@ def validate_invoice(inv: InvoiceData) -> list[str]:
                     + f" ({expected})."
                 )
     return errs
+
+
+# --------------------------------------------------------------------------------- settings
+
+
+def check_settings(
+    account_codes: dict[str, str],
+    tax_types: dict[str, str],
+    tracking: dict[str, str],
+    xero_accounts: list[dict] | None,
+    xero_tax_rates: list[dict] | None,
+    xero_tracking: list[dict] | None,
+) -> list[str]:
+    """Compare our mappings ({Odoo label: Xero value}) with what the organisation has.
+
+    A ``None`` list means the organisation could not be asked (the check is skipped for it).
+    Returns plain-words problems naming the Odoo record and the Xero value.
+    """
+    problems: list[str] = []
+    if xero_accounts is not None:
+        codes = {a.get("Code") for a in xero_accounts if a.get("Status", "ACTIVE") == "ACTIVE"}
+        for label, code in sorted(account_codes.items()):
+            if code not in codes:
+                problems.append(f"Account {label}: Xero has no active account with code {code!r}.")
+    if xero_tax_rates is not None:
+        types = {t.get("TaxType") for t in xero_tax_rates if t.get("Status", "ACTIVE") == "ACTIVE"}
+        for label, tax_type in sorted(tax_types.items()):
+            if tax_type not in types:
+                problems.append(f"Tax {label}: Xero has no active tax rate {tax_type!r}.")
+    if xero_tracking is not None:
+        names = {c.get("Name") for c in xero_tracking if c.get("Status", "ACTIVE") == "ACTIVE"}
+        for label, name in sorted(tracking.items()):
+            if name not in names:
+                problems.append(f"Analytic plan {label}: Xero has no tracking category {name!r}.")
+    return problems

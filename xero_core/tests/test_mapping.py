@@ -103,3 +103,26 @@ def test_validation_messages():
     assert "quantity 1.12345 has more than 4 decimals" in joined
     assert "line 2" in joined and "longer than 4000 characters" in joined
     assert "line 3 ('Disc'): the line amount 89.50 does not match" in joined
+
+
+def test_check_settings_names_what_xero_lacks():
+    from casemgr_xero_core.mapping import check_settings
+
+    problems = check_settings(
+        {"400000 Sales": "200", "400100 Fees": "999"},
+        {"VAT 15%": "OUTPUT", "Old tax": "GONE"},
+        {"Matters": "Matter"},
+        [{"Code": "200", "Status": "ACTIVE"}, {"Code": "999", "Status": "ARCHIVED"}],
+        [{"TaxType": "OUTPUT", "Status": "ACTIVE"}],
+        None,
+    )
+    assert problems == [
+        "Account 400100 Fees: Xero has no active account with code '999'.",
+        "Tax Old tax: Xero has no active tax rate 'GONE'.",
+    ]
+
+
+def test_check_settings_skips_what_the_peer_cannot_tell():
+    from casemgr_xero_core.mapping import check_settings
+
+    assert check_settings({"a": "1"}, {"t": "X"}, {"p": "C"}, None, None, None) == []

@@ -1,0 +1,284 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/test and scripts/demo. Source it; do not run it.
+#
+# Environment knobs (all optional):
+#   PYTHON              interpreter that has Odoo 18 (default: python3)
+#   XERO_LOCAL_BIN      an existing xero-local executable (skips building the venv)
+#   CASEMGR_PG_PORT     PostgreSQL port (default 54329, always on 127.0.0.1)
+#   CASEMGR_PG_DATA     data dir of the cluster we start (default /tmp/casemgr-xero-pg-$PORT)
+#   CASEMGR_ADDON_DIR   the addon to install/test (default <repo>/casemgr_xero)
+#   CASEMGR_SKIP_DEPS=1 do not pip-install anything (offline / hand-managed env)
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$REPO/.cache"
+PYTHON="${PYTHON:-python3}"
+PG_PORT="${CASEMGR_PG_PORT:-54329}"
+PG_HOST=127.0.0.1
+PG_DATA="${CASEMGR_PG_DATA:-/tmp/casemgr-xero-pg-$PG_PORT}"
+PG_BIN="${CASEMGR_PG_BIN:-}"
+ADDON_DIR="${CASEMGR_ADDON_DIR:-$REPO/casemgr_xero}"
+ADDON_DIR="${ADDON_DIR%/}"
+ADDON_NAME="$(basename "$ADDON_DIR")"
+XERO_LOCAL_VERSION="${XERO_LOCAL_VERSION:-0.1.2}"
+PG_STARTED_BY_US=0
+
+mkdir -p "$CACHE"
+
+_ts() { date +%H:%M:%S; }
+log() { printf '\033[1m[%s] %s\033[0m\n' "$(_ts)" "$*" >&2; }
+warn() { printf '\033[33m[%s] WARNING: %s\033[0m\n' "$(_ts)" "$*" >&2; }
+die() {
+    printf '\033[31m[%s] ERROR: %s\033[0m\n' "$(_ts)" "$*" >&2
+    echo "RESULT: FAILED: $*"
+    exit 2
+}
+
+# ---- timing -----------------------------------------------------------------
+declare -a PHASES=()
+_phase_t0=0
+phase_start() { _phase_name="$1"; _phase_t0=$SECONDS; log "== $1"; }
+phase_end() {
+    PHASES+=("$_phase_name: $((SECONDS - _phase_t0))s")
+}
+print_phases() { local p; for p in "${PHASES[@]}"; do echo "  - $p"; done; }
+
+# ---- python / odoo ----------------------------------------------------------
+command -v "$PYTHON" >/dev/null 2>&1 || die "'$PYTHON' not found: Python 3.11 is required"
+
+have_odoo() {
+    "$PYTHON" -c 'import sys, odoo.release as r; sys.exit(0 if r.version_info[0] == 18 else 1)' \
+        >/dev/null 2>&1
+}
+
+# Odoo's own addons directories, comma separated. Handles both layouts: a git checkout of
+# github.com/odoo/odoo (<src>/addons + <src>/odoo/addons) and a packaged one (all in odoo/addons).
+odoo_addons_dirs() {
+    "$PYTHON" - <<'EOF'
+import os
+import odoo
+import odoo.addons
+
+dirs = [os.path.realpath(p) for p in odoo.addons.__path__]
+main = os.path.realpath(os.path.join(os.path.dirname(odoo.__file__), "..", "addons"))
+if os.path.isdir(main):
+    dirs.append(main)
+seen = []
+for d in dirs:
+    is_addons = any(os.path.isdir(os.path.join(d, m)) for m in ("base", "web"))
+    if is_addons and d not in seen:
+        seen.append(d)
+print(",".join(seen))
+EOF
+}
+
+free_port() {
+    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Odoo's CLI. `python3 -m odoo` works for any pip-installed Odoo (odoo/__main__.py exists in 18.0).
+odoo_cli() { "$PYTHON" -m odoo "$@"; }
+
+# ---- dependencies -----------------------------------------------------------
+_sha() { sha256sum | cut -c1-16; }
+
+# Pins that Odoo 18 itself needs and pip must never move (whatever versions Odoo installed).
+write_constraints() {
+    local out="$CACHE/pip-constraints.txt"
+    "$PYTHON" - >"$out" <<'EOF'
+from importlib.metadata import version, PackageNotFoundError
+for name in ("urllib3", "python-dateutil", "Werkzeug"):
+    try:
+        print(f"{name}=={version(name)}")
+    except PackageNotFoundError:
+        pass
+EOF
+    echo "$out"
+}
+
+ensure_xero_local() {
+    if [[ -n "${XERO_LOCAL_BIN:-}" ]]; then
+        [[ -x "$XERO_LOCAL_BIN" ]] || die "XERO_LOCAL_BIN=$XERO_LOCAL_BIN is set but not an executable"
+        export XERO_LOCAL_BIN
+        return 0
+    fi
+    local venv="$CACHE/venv-xero-local"
+    local stamp="$venv/.casemgr-stamp" want="localstack-xero==$XERO_LOCAL_VERSION"
+    if [[ ! -x "$venv/bin/xero-local" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+        [[ "${CASEMGR_SKIP_DEPS:-0}" == 1 ]] && die "xero-local is missing ($venv) and CASEMGR_SKIP_DEPS=1"
+        log "creating xero-local venv at $venv ($want; needs Werkzeug>=3, so it lives apart from Odoo)"
+        rm -rf "$venv"
+        "$PYTHON" -m venv "$venv" >/dev/null ||
+            die "python venv creation failed (missing: the venv module; Debian: apt-get install python3-venv)"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "$want" \
+            >"$CACHE/pip-xero-local.log" 2>&1 || {
+            tail -n 30 "$CACHE/pip-xero-local.log" >&2
+            die "pip could not install $want into $venv (missing: PyPI access?)"
+        }
+        echo "$want" >"$stamp"
+    fi
+    export XERO_LOCAL_BIN="$venv/bin/xero-local"
+}
+
+# Installs into $PYTHON: xero_core (editable, [test] extra), xero-python, and pytest-odoo when
+# Odoo is there. Re-runs pip only when the inputs change or an import fails.
+ensure_python_deps() {
+    local with_odoo=0 reqs=() imports="import pytest, xero_python" check=""
+    have_odoo && with_odoo=1
+    reqs+=("xero-python")
+    if [[ -f "$REPO/xero_core/pyproject.toml" || -f "$REPO/xero_core/setup.py" ]]; then
+        reqs+=("-e" "$REPO/xero_core[test]")
+        # must be THIS checkout's copy (an editable install may point at another clone)
+        imports+=", os, casemgr_xero_core"
+        check="; assert os.path.realpath(casemgr_xero_core.__file__).startswith("
+        check+="os.path.realpath('$REPO/xero_core') + os.sep), casemgr_xero_core.__file__"
+    else
+        warn "xero_core/pyproject.toml not found: casemgr_xero_core is not installed"
+        reqs+=("pytest")
+    fi
+    if ((with_odoo)); then
+        reqs+=("pytest-odoo")
+        imports+=", pytest_odoo"
+    fi
+    imports+="$check"
+    local key
+    key="$({ echo "$PYTHON $with_odoo ${reqs[*]}"; cat "$REPO"/xero_core/pyproject.toml "$REPO"/xero_core/setup.py 2>/dev/null; } | _sha)"
+    local stamp
+    stamp="$CACHE/deps-$(echo "$PYTHON" | _sha).stamp"
+    if [[ "$(cat "$stamp" 2>/dev/null)" == "$key" ]] && "$PYTHON" -c "$imports" >/dev/null 2>&1; then
+        return 0
+    fi
+    [[ "${CASEMGR_SKIP_DEPS:-0}" == 1 ]] && { warn "CASEMGR_SKIP_DEPS=1: not installing ${reqs[*]}"; return 0; }
+    local cargs=()
+    if ((with_odoo)); then cargs=(-c "$(write_constraints)"); fi
+    log "pip install ${reqs[*]} ${cargs[*]}"
+    "$PYTHON" -m pip install -q --disable-pip-version-check "${cargs[@]}" "${reqs[@]}" \
+        >"$CACHE/pip.log" 2>&1 || {
+        tail -n 30 "$CACHE/pip.log" >&2
+        die "pip install failed for: ${reqs[*]} (full log: $CACHE/pip.log)"
+    }
+    "$PYTHON" -c "$imports" || die "after pip install, still cannot: $imports"
+    echo "$key" >"$stamp"
+}
+
+# ---- PostgreSQL -------------------------------------------------------------
+find_pg_bin() {
+    [[ -n "$PG_BIN" && -x "$PG_BIN/pg_ctl" ]] && return 0
+    local d
+    for d in /usr/lib/postgresql/{17,16,15,14,13}/bin; do
+        if [[ -x "$d/pg_ctl" ]]; then PG_BIN="$d"; return 0; fi
+    done
+    if command -v pg_ctl >/dev/null 2>&1; then PG_BIN="$(dirname "$(command -v pg_ctl)")"; return 0; fi
+    die "PostgreSQL server binaries (initdb, pg_ctl) not found (Debian: apt-get install postgresql)"
+}
+
+# Run a command as the postgres OS user when we are root (postgres refuses to run as root).
+_as_pg() {
+    if [[ $EUID -eq 0 ]]; then
+        id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' OS user"
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+pg_reachable() { "$PG_BIN/pg_isready" -q -h "$PG_HOST" -p "$PG_PORT" >/dev/null 2>&1; }
+
+psql_as() { # psql_as USER SQL
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$1" -d postgres -tAc "$2"
+}
+
+ensure_pg() {
+    find_pg_bin
+    if pg_reachable; then
+        log "PostgreSQL already answers on $PG_HOST:$PG_PORT: using it"
+    else
+        local su=postgres
+        [[ $EUID -ne 0 ]] && su="$(id -un)"
+        if [[ ! -s "$PG_DATA/PG_VERSION" ]]; then
+            log "initdb $PG_DATA"
+            rm -rf "$PG_DATA"
+            mkdir -p "$PG_DATA"
+            [[ $EUID -eq 0 ]] && chown postgres: "$PG_DATA"
+            chmod 700 "$PG_DATA"
+            _as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+                >"$CACHE/initdb.log" 2>&1 || { cat "$CACHE/initdb.log" >&2; die "initdb failed"; }
+        fi
+        log "starting PostgreSQL on $PG_HOST:$PG_PORT (data $PG_DATA)"
+        # fsync off: a throwaway test/dev cluster; makes database creation much faster.
+        _as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 start \
+            -o "-c listen_addresses=$PG_HOST -p $PG_PORT -c unix_socket_directories='$PG_DATA' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+            >/dev/null || { tail -n 20 "$PG_DATA/server.log" >&2; die "PostgreSQL did not start"; }
+        PG_STARTED_BY_US=1
+        : "$su"
+    fi
+    # role odoo (Odoo refuses to connect as 'postgres')
+    if ! psql_as odoo "SELECT 1" >/dev/null 2>&1; then
+        psql_as postgres "CREATE ROLE odoo LOGIN SUPERUSER CREATEDB" >/dev/null ||
+            die "cannot create role 'odoo' on $PG_HOST:$PG_PORT (connect as postgres failed)"
+    fi
+}
+
+pg_stop_if_ours() {
+    if ((PG_STARTED_BY_US)); then
+        log "stopping the PostgreSQL we started"
+        _as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
+        PG_STARTED_BY_US=0
+    fi
+}
+
+db_exists() { [[ "$(psql_as odoo "SELECT 1 FROM pg_database WHERE datname='$1'")" == 1 ]]; }
+
+module_state() {
+    "$PG_BIN/psql" -X -h "$PG_HOST" -p "$PG_PORT" -U odoo -d "$1" -tAc \
+        "SELECT state FROM ir_module_module WHERE name='$2'" 2>/dev/null
+}
+
+drop_db() {
+    local db="$1"
+    "$PG_BIN/dropdb" -h "$PG_HOST" -p "$PG_PORT" -U odoo --if-exists --force "$db" 2>/dev/null ||
+        die "could not drop database $db"
+    rm -rf "$CACHE/odoo-data/filestore/$db"
+}
+
+# write_odoo_conf FILE HTTP_PORT
+write_odoo_conf() {
+    local conf="$1" port="$2" odoo_dirs addons_parent
+    odoo_dirs="$(odoo_addons_dirs)" || die "cannot locate Odoo's addons directories"
+    [[ -n "$odoo_dirs" ]] || die "Odoo's addons directories not found"
+    [[ -f "$ADDON_DIR/__manifest__.py" ]] || die "$ADDON_DIR/__manifest__.py not found"
+    addons_parent="$(cd "$(dirname "$ADDON_DIR")" && pwd)"
+    mkdir -p "$CACHE/odoo-data"
+    cat >"$conf" <<EOF
+[options]
+db_host = $PG_HOST
+db_port = $PG_PORT
+db_user = odoo
+db_password = False
+addons_path = $addons_parent,$odoo_dirs
+data_dir = $CACHE/odoo-data
+without_demo = all
+log_level = warn
+http_interface = 127.0.0.1
+http_port = $port
+gevent_port = $(free_port)
+max_cron_threads = 0
+workers = 0
+EOF
+}
+
+# install_addon CONF DB MODE(i|u) LOGFILE — fails loudly unless the module ends up installed.
+# INSTALL_DEMO=1 loads demo data (default: --without-demo=all).
+install_addon() {
+    local conf="$1" db="$2" mode="$3" logf="$4" rc=0 demo=(--without-demo=all)
+    [[ "${INSTALL_DEMO:-0}" == 1 ]] && demo=()
+    odoo_cli -c "$conf" -d "$db" "-$mode" "$ADDON_NAME" --stop-after-init "${demo[@]}" \
+        --no-http --max-cron-threads=0 >"$logf" 2>&1 || rc=$?
+    local state
+    state="$(module_state "$db" "$ADDON_NAME")"
+    if ((rc != 0)) || [[ "$state" != installed ]] || grep -qE ' (ERROR|CRITICAL) ' "$logf"; then
+        echo "------ last lines of $logf ------" >&2
+        grep -nE ' (ERROR|CRITICAL) ' "$logf" | head -n 20 >&2 || true
+        tail -n 40 "$logf" >&2
+        die "Odoo could not install $ADDON_NAME on $db (exit $rc, module state '${state:-none}')"
+    fi
+}
