@@ -75,8 +75,8 @@ class AccountMove(models.Model):
     def _xero_skip_reason(self, connections):
         """Why this move cannot be queued (None when it can)."""
         self.ensure_one()
-        if self.move_type != "out_invoice":
-            return _("not a customer invoice")
+        if self.move_type not in ("out_invoice", "out_refund"):
+            return _("not a customer invoice or credit note")
         if self.state != "posted":
             return _("not posted")
         if self.xero_state == "sent":
@@ -173,20 +173,21 @@ class AccountMove(models.Model):
             try:
                 self._xero_send_batch(conn, key, moves)
             except RateLimited as exc:
-                self._xero_release(key, moves, unknown=False)
+                # Never assume nothing reached Xero: the next attempt looks up first.
+                self._xero_release(key, moves, unknown=True)
                 retry = max(exc.retry_after or 60.0, 1.0)
                 conn._xero_pause_until(fields.Datetime.now() + timedelta(seconds=retry))
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=retry + 1))
                 return False
             except AuthError as exc:
-                self._xero_release(key, moves, unknown=exc.outcome_unknown)
+                self._xero_release(key, moves, unknown=True)
                 with conn._xero_detached() as dconn:
                     dconn.env["xero.failure"]._xero_report("auth", dconn, str(exc), dconn)
                 return False
             except XeroError as exc:
                 # Transient (5xx, timeout, dropped connection): requeue, try again later.
                 _logger.warning("Xero export for connection %s deferred: %s", conn.id, exc)
-                self._xero_release(key, moves, unknown=exc.outcome_unknown)
+                self._xero_release(key, moves, unknown=True)
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=60))
                 return False
         return True
@@ -245,9 +246,14 @@ class AccountMove(models.Model):
         moves.invalidate_recordset(["xero_state", "xero_outcome_unknown"])
 
     def _xero_send_batch(self, conn, key, moves):
+        """Validate, bind contacts, send invoices then credit notes, write every outcome.
+
+        If Xero stops answering halfway, what is known is written first and the exception is
+        re-raised: the caller puts the rest back in the queue flagged 'outcome unknown'.
+        """
         client = conn._xero_client()
         data, problems = self._xero_invoice_data(conn, moves)
-        results = {}  # move id -> (state, invoice id, message)
+        results = {}  # move id -> (state, Xero id, message)
         valid = self.browse()
         for move in moves:
             errors = problems.get(move.id, []) + mapping.validate_invoice(data[move.id])
@@ -255,33 +261,80 @@ class AccountMove(models.Model):
                 results[move.id] = ("failed", None, "\n".join(errors))
             else:
                 valid |= move
-        if valid:
-            contact_errors = self._xero_resolve_contacts(conn, client, valid, data)
-            for move_id, message in contact_errors.items():
-                results[move_id] = ("failed", None, message)
-            sendable = valid.filtered(lambda m: m.id not in contact_errors)
-            if sendable:
-                payloads = [
-                    mapping.invoice_payload(data[m.id], conn.invoice_number_prefix or "")
-                    for m in sendable
-                ]
-                check_existing = any(m.xero_outcome_unknown for m in sendable)
-                items = xero_export.send_invoice_batch(
-                    client, payloads, key, check_existing=check_existing
+        try:
+            if valid:
+                contact_errors = self._xero_resolve_contacts(conn, client, valid, data)
+                for move_id, message in contact_errors.items():
+                    results[move_id] = ("failed", None, message)
+                sendable = valid.filtered(lambda m: m.id not in contact_errors)
+                invoices = sendable.filtered(lambda m: m.move_type == "out_invoice")
+                refunds = sendable - invoices
+                prefix = conn.invoice_number_prefix or ""
+                for group, payload_fn, send_fn, suffix in (
+                    (invoices, mapping.invoice_payload, xero_export.send_invoice_batch, ""),
+                    (
+                        refunds,
+                        mapping.credit_note_payload,
+                        xero_export.send_credit_note_batch,
+                        "-cn",
+                    ),
+                ):
+                    if not group:
+                        continue
+                    items = send_fn(
+                        client,
+                        [payload_fn(data[m.id], prefix) for m in group],
+                        key + suffix,
+                        check_existing=any(m.xero_outcome_unknown for m in group),
+                    )
+                    for move, item in zip(group, items):
+                        if item.ok:
+                            results[move.id] = ("sent", item.xero_id, None)
+                        elif item.retryable:
+                            results[move.id] = ("queued", None, None)
+                        else:
+                            # A total mismatch keeps Xero's ID: the document exists there.
+                            results[move.id] = (
+                                "failed",
+                                item.xero_id,
+                                "\n".join(item.messages) or _("Xero refused this document."),
+                            )
+        finally:
+            if results:
+                self._xero_write_results(conn, key, moves, results)
+        self._xero_allocate_credit_notes(conn, client, moves, results)
+
+    def _xero_allocate_credit_notes(self, conn, client, moves, results):
+        """Apply each credit note just created to its original invoice when that is in Xero."""
+        for move in moves.filtered(lambda m: m.move_type == "out_refund"):
+            state, credit_note_id, _msg = results.get(move.id, (None, None, None))
+            origin = move.reversed_entry_id
+            if state != "sent" or not origin.xero_invoice_id:
+                continue
+            if origin.xero_connection_id != conn:
+                continue
+            try:
+                client.allocate_credit_note(
+                    credit_note_id,
+                    origin.xero_invoice_id,
+                    min(move.amount_total, origin.amount_total),
+                    fields.Date.to_string(move.invoice_date or move.date),
                 )
-                for move, item in zip(sendable, items):
-                    if item.ok:
-                        results[move.id] = ("sent", item.xero_id, None)
-                    elif item.retryable:
-                        results[move.id] = ("queued", None, None)
-                    else:
-                        # A total mismatch keeps Xero's InvoiceID: the invoice exists there.
-                        results[move.id] = (
-                            "failed",
-                            item.xero_id,
-                            "\n".join(item.messages) or _("Xero refused this invoice."),
-                        )
-        self._xero_write_results(conn, key, moves, results)
+            except XeroError as exc:
+                message = _(
+                    "Credit note %(cn)s is in Xero but could not be allocated to invoice "
+                    "%(inv)s there: %(msg)s. Allocate it in Xero."
+                ) % {"cn": move.name, "inv": origin.name, "msg": exc}
+                with conn._xero_detached() as dconn:
+                    dconn.env["xero.failure"]._xero_report(
+                        "invoice_export", move.with_env(dconn.env), message, dconn
+                    )
+                continue
+            move.message_post(
+                body=_("Allocated in Xero to invoice %s.") % origin.name,
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
 
     def _xero_write_results(self, conn, key, moves, results):
         """Write the batch's outcome in one short transaction, onto our claim only."""

@@ -251,7 +251,7 @@ class TestXeroExport(XeroTestCommon):
         message = action["params"]["message"]
         self.assertIn("2 invoice(s) queued", message)
         self.assertIn("not posted", message)
-        self.assertIn("not a customer invoice", message)
+        self.assertIn("not a customer invoice or credit note", message)
         self.assertEqual(set(posted.mapped("xero_state")), {"queued"})
         self.assertEqual(draft.xero_state, "not_sent")
         self.assertEqual(bill.xero_state, "not_sent")
@@ -375,3 +375,32 @@ class TestXeroExport(XeroTestCommon):
         self.assertIn("'999'", message)
         self.assertNotIn("OUTPUT", message)
         self.assertEqual(action["params"]["type"], "warning")
+
+    def test_credit_note_exported_then_allocation_reported_where_peer_cannot(self):
+        invoice = self._invoices(1)
+        invoice.action_xero_send()
+        self._run_cron()
+        self.assertEqual(invoice.xero_state, "sent")
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"journal_id": invoice.journal_id.id, "reason": "Fee reduction"})
+        )
+        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund.action_post()
+        refund.action_xero_send()
+        self.assertEqual(refund.xero_state, "queued")
+        self._run_cron()
+        self.assertEqual(refund.xero_state, "sent")
+        notes = self.xero_local.state()["credit_notes"]
+        self.assertEqual([n["CreditNoteNumber"] for n in notes], [refund.name])
+        self.assertEqual(notes[0]["CreditNoteID"], refund.xero_invoice_id)
+        self.assertEqual(notes[0]["Type"], "ACCRECCREDIT")
+        self.assertEqual(self.proxy.count("PUT", API + "/CreditNotes"), 2)  # create + allocate
+        req = next(r for r in self.proxy.requests if r.path == API + "/CreditNotes")
+        validate(json.loads(req.body)["CreditNotes"][0], "CreditNote")
+        # xero-local has no allocation endpoint: the person is told, nothing is lost.
+        failure = self.env["xero.failure"].search([("res_id", "=", refund.id)])
+        self.assertEqual(failure.state, "open")
+        self.assertIn("could not be allocated", failure.message)
+        self.assertIn(invoice.name, failure.message)

@@ -45,7 +45,7 @@ class XeroExportWizard(models.TransientModel):
         states = ["not_sent", "failed"] if self.include_failed else ["not_sent"]
         domain = [
             ("company_id", "=", self.company_id.id),
-            ("move_type", "=", "out_invoice"),
+            ("move_type", "in", ("out_invoice", "out_refund")),
             ("state", "=", "posted"),
             ("xero_state", "in", states),
         ]

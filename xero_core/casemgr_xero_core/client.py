@@ -212,6 +212,37 @@ class XeroClient:
                     found[num] = inv
         return found
 
+    def find_credit_notes_by_number(self, numbers: Iterable[str]) -> dict[str, dict]:
+        """{CreditNoteNumber: credit note} for those that exist (where-clause, filtered here)."""
+        wanted = [n for n in dict.fromkeys(numbers) if n]
+        found: dict[str, dict] = {}
+        for group in chunks(wanted, LOOKUP_CHUNK):
+            wanted_set = set(group)
+            where = " OR ".join(f"CreditNoteNumber=={_quote_where(n)}" for n in group)
+            for page in range(1, MAX_PAGES + 1):
+                body = self.request("GET", "/CreditNotes", query=[("where", where), ("page", page)])
+                items = (body or {}).get("CreditNotes") or []
+                for cn in items:
+                    num = cn.get("CreditNoteNumber")
+                    if num in wanted_set and num not in found:
+                        found[num] = cn
+                if len(items) < PAGE_SIZE:
+                    break
+        return found
+
+    def allocate_credit_note(
+        self, credit_note_id: str, invoice_id: str, amount, on_date: str
+    ) -> dict:
+        """PUT /CreditNotes/{id}/Allocations: apply a credit note to an invoice."""
+        body = {
+            "Allocations": [
+                {"Invoice": {"InvoiceID": invoice_id}, "Amount": float(amount), "Date": on_date}
+            ]
+        }
+        return self.request(
+            "PUT", f"/CreditNotes/{credit_note_id}/Allocations", body=body, is_write=True
+        )
+
     def get_invoice(self, invoice_id: str) -> dict:
         body, _h = self._call(
             lambda: self.api.get_invoice(

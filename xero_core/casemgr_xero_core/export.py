@@ -8,6 +8,7 @@ Xero already holds is bound by InvoiceNumber instead of being sent twice.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 
 from .batching import MAX_INVOICES_PER_REQUEST
@@ -22,35 +23,55 @@ MAX_ROUNDS = 3
 DEAD_STATUSES = ("DELETED", "VOIDED")
 
 
+@dataclass(frozen=True)
+class DocumentKind:
+    """What differs between exporting invoices and credit notes."""
+
+    label: str  # for messages: "Invoice" / "Credit note"
+    number_field: str  # InvoiceNumber / CreditNoteNumber
+    put: str  # client method: put_invoices / put_credit_notes
+    find: str  # client method: find_invoices_by_number / find_credit_notes_by_number
+
+
+INVOICES = DocumentKind("Invoice", "InvoiceNumber", "put_invoices", "find_invoices_by_number")
+CREDIT_NOTES = DocumentKind(
+    "Credit note", "CreditNoteNumber", "put_credit_notes", "find_credit_notes_by_number"
+)
+
+
 def xero_json(payload: dict) -> dict:
     """The payload without our metadata keys (those starting with ``_``)."""
     return {k: v for k, v in payload.items() if not str(k).startswith("_")}
 
 
-def _expected_total(payload: dict, expected_totals: dict | None) -> Decimal | None:
-    num = payload.get("InvoiceNumber")
+def _expected_total(
+    payload: dict, expected_totals: dict | None, kind: DocumentKind = INVOICES
+) -> Decimal | None:
+    num = payload.get(kind.number_field)
     if expected_totals and num in expected_totals:
         return to_decimal(expected_totals[num])
     return to_decimal(payload.get(META_EXPECTED_TOTAL))
 
 
-def _check_total(result: ItemResult, expected: Decimal | None) -> ItemResult:
+def _check_total(
+    result: ItemResult, expected: Decimal | None, kind: DocumentKind = INVOICES
+) -> ItemResult:
     if not result.ok or expected is None or result.total is None:
         return result
     q = Decimal("0.01")
     if result.total.quantize(q) != expected.quantize(q):
         result.ok = False
         result.messages.append(
-            f"Invoice {result.key}: Xero's total {result.total.quantize(q)} differs from the "
+            f"{kind.label} {result.key}: Xero's total {result.total.quantize(q)} differs from the "
             f"total in Odoo {expected.quantize(q)} (rounding or tax setup differs). The invoice "
             "exists in Xero (see its Xero ID); check it there."
         )
     return result
 
 
-def _bound(index: int, invoice: dict) -> ItemResult:
+def _bound(index: int, invoice: dict, kind: DocumentKind = INVOICES) -> ItemResult:
     status = invoice.get("Status")
-    number = invoice.get("InvoiceNumber")
+    number = invoice.get(kind.number_field)
     if status in DEAD_STATUSES:
         return ItemResult(
             index=index,
@@ -60,7 +81,7 @@ def _bound(index: int, invoice: dict) -> ItemResult:
             total=to_decimal(invoice.get("Total")),
             messages=[
                 (
-                    f"Invoice {number} already exists in Xero with status {status}; "
+                    f"{kind.label} {number} already exists in Xero with status {status}; "
                     "it was not sent again. Use another number or restore it in Xero."
                 )
             ],
@@ -71,7 +92,7 @@ def _bound(index: int, invoice: dict) -> ItemResult:
         index=index,
         key=number,
         ok=True,
-        xero_id=invoice.get("InvoiceID"),
+        xero_id=invoice.get("InvoiceID") or invoice.get("CreditNoteID"),
         total=to_decimal(invoice.get("Total")),
         status=status,
         data=invoice,
@@ -86,6 +107,7 @@ def send_invoice_batch(
     check_existing: bool = False,
     expected_totals: dict | None = None,
     max_rounds: int = MAX_ROUNDS,
+    kind: DocumentKind = INVOICES,
 ) -> list[ItemResult]:
     """Send ≤ 50 invoice payloads; one ItemResult per payload, in input order.
 
@@ -99,9 +121,9 @@ def send_invoice_batch(
     n = len(payloads)
     if n > MAX_INVOICES_PER_REQUEST:
         raise ValueError(f"At most {MAX_INVOICES_PER_REQUEST} invoices per batch, got {n}")
-    numbers = [p.get("InvoiceNumber") for p in payloads]
+    numbers = [p.get(kind.number_field) for p in payloads]
     if any(not num for num in numbers):
-        raise ValueError("Every invoice payload needs an InvoiceNumber (used to find it again)")
+        raise ValueError(f"Every payload needs a {kind.number_field} (used to find it again)")
     results: list[ItemResult | None] = [None] * n
 
     def finish() -> list[ItemResult]:
@@ -109,19 +131,19 @@ def send_invoice_batch(
         for i, r in enumerate(results):
             assert r is not None
             r.index = i
-            out.append(_check_total(r, _expected_total(payloads[i], expected_totals)))
+            out.append(_check_total(r, _expected_total(payloads[i], expected_totals, kind), kind))
         return out
 
     def lookup_and_bind(indexes: list[int]) -> list[int]:
         """Bind those Xero already holds; return the indexes still unresolved."""
         if not indexes:
             return []
-        found = client.find_invoices_by_number([numbers[i] for i in indexes])
+        found = getattr(client, kind.find)([numbers[i] for i in indexes])
         rest = []
         for i in indexes:
             inv = found.get(numbers[i])
             if inv is not None:
-                results[i] = _bound(i, inv)
+                results[i] = _bound(i, inv, kind)
             else:
                 rest.append(i)
         return rest
@@ -143,7 +165,7 @@ def send_invoice_batch(
             key = f"{idempotency_key}-r{round_no}"
         body = [xero_json(payloads[i]) for i in pending]
         try:
-            answered = client.put_invoices(body, key)
+            answered = getattr(client, kind.put)(body, key)
         except ValidationError as err:
             # xero-local style 400: only the failing element(s); others may or may not be stored
             failed_by_number = {it.key: it for it in err.items if it.key}
@@ -210,6 +232,11 @@ def send_invoice_batch(
             ok=False,
             retryable=True,
             unknown=True,
-            messages=[f"Invoice {numbers[i]}: Xero did not confirm it after {max_rounds} tries."],
+            messages=[f"{kind.label} {numbers[i]}: Xero did not confirm it after {max_rounds} tries."],
         )
     return finish()
+
+
+def send_credit_note_batch(client, payloads: list[dict], idempotency_key: str, **kwargs):
+    """``send_invoice_batch`` for credit notes (CreditNoteNumber, PUT /CreditNotes)."""
+    return send_invoice_batch(client, payloads, idempotency_key, kind=CREDIT_NOTES, **kwargs)

@@ -326,3 +326,12 @@ def check_settings(
             if name not in names:
                 problems.append(f"Analytic plan {label}: Xero has no tracking category {name!r}.")
     return problems
+
+
+def credit_note_payload(inv: InvoiceData, number_prefix: str = "", with_meta: bool = True) -> dict:
+    """Xero CreditNote JSON (ACCRECCREDIT) for PUT /CreditNotes, from the same plain data."""
+    out = invoice_payload(inv, number_prefix, with_meta)
+    out["Type"] = "ACCRECCREDIT"
+    out["CreditNoteNumber"] = out.pop("InvoiceNumber")
+    out.pop("DueDate", None)
+    return out

@@ -123,3 +123,25 @@ def test_rate_limited_propagates(make_client, xero_proxy):
     with pytest.raises(RateLimited) as ei:
         send_invoice_batch(client, payloads(2), "r-1")
     assert ei.value.retry_after == 3 and ei.value.partial_results == []
+
+
+def test_credit_notes_batch_and_rebind(make_client, xero, xero_proxy):
+    from casemgr_xero_core.export import send_credit_note_batch
+    from casemgr_xero_core.mapping import credit_note_payload
+
+    from helpers import make_invoice
+
+    client = make_client(xero_proxy.url)
+    notes = [
+        credit_note_payload(make_invoice(n, prefix="RINV-"), with_meta=False) for n in range(1, 4)
+    ]
+    assert all("CreditNoteNumber" in p and "InvoiceNumber" not in p for p in notes)
+    for note in notes:
+        validate({k: v for k, v in note.items() if not k.startswith("_")}, "CreditNote")
+    xero_proxy.drop_after_forward(method="PUT", path_prefix="/api.xro/2.0/CreditNotes")
+    first = send_credit_note_batch(client, notes, "cn-1")
+    assert all(r.ok and r.bound and r.xero_id for r in first), [r.messages for r in first]
+    again = send_credit_note_batch(client, notes, "cn-2", check_existing=True)
+    assert [r.xero_id for r in again] == [r.xero_id for r in first]
+    assert xero_proxy.count("PUT", "/api.xro/2.0/CreditNotes") == 1
+    assert len(xero.state()["credit_notes"]) == 3

@@ -59,10 +59,13 @@ def _with_tax_maths(body: bytes) -> bytes:
         data = json.loads(body, parse_float=Decimal)
     except ValueError:
         return body
-    if not isinstance(data, dict) or not isinstance(data.get("Invoices"), list):
+    if not isinstance(data, dict):
+        return body
+    docs = data.get("Invoices") or data.get("CreditNotes")
+    if not isinstance(docs, list):
         return body
     cent = Decimal("0.01")
-    for inv in data["Invoices"]:
+    for inv in docs:
         lines = inv.get("LineItems") or []
         amounts = sum((Decimal(str(li.get("LineAmount") or 0)) for li in lines), Decimal(0))
         tax = sum((Decimal(str(li.get("TaxAmount") or 0)) for li in lines), Decimal(0))
@@ -271,7 +274,7 @@ class FaultProxy:
             rec.action = "drop_after"
             self._drop(h)
             return
-        if self.tax_maths and status == 200 and "/Invoices" in path:
+        if self.tax_maths and status == 200 and ("/Invoices" in path or "/CreditNotes" in path):
             resp_body = _with_tax_maths(resp_body)
         resp_headers["X-MinLimit-Remaining"] = str(min_rem)
         resp_headers["X-DayLimit-Remaining"] = str(day_rem)
