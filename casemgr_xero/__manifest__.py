@@ -22,6 +22,7 @@
         "views/account_move_views.xml",
         "wizards/xero_tenant_select_wizard_views.xml",
         "wizards/xero_export_wizard_views.xml",
+        "wizards/xero_drift_wizard_views.xml",
         "views/casemgr_xero_menus.xml",
     ],
     "installable": True,

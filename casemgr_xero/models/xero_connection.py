@@ -456,6 +456,68 @@ class XeroConnection(models.Model):
             },
         }
 
+    # ------------------------------------------------------------------
+    # Drift: does Xero still hold what we exported?
+    # ------------------------------------------------------------------
+    def _xero_drift_differences(self):
+        """([(move, drift.Difference)], checked moves) for this connection's exported invoices."""
+        self.ensure_one()
+        from casemgr_xero_core.drift import OdooDocument, compare
+
+        moves = self.env["account.move"].search(
+            [("xero_connection_id", "=", self.id), ("xero_state", "=", "sent")]
+        )
+        if not moves:
+            return [], moves
+        invoices = moves.filtered(lambda m: m.move_type == "out_invoice")
+        xero = self._xero_client().get_invoices_by_ids(invoices.mapped("xero_invoice_id"))
+        documents = [
+            OdooDocument(
+                key=m.id,
+                number=m.name,
+                xero_id=m.xero_invoice_id,
+                total=m.amount_total,
+                amount_due=m.amount_residual,
+                paid=m.payment_state in ("paid", "in_payment"),
+            )
+            for m in invoices
+        ]
+        by_id = {m.id: m for m in invoices}
+        return [(by_id[d.key], d) for d in compare(documents, xero)], invoices
+
+    @api.model
+    def _cron_xero_drift(self):
+        """File one 'drift' failure per differing invoice; resolve those that match again."""
+        Failure = self.env["xero.failure"]
+        for conn in self.search([("state", "=", "connected")]):
+            try:
+                differences, checked = conn._xero_drift_differences()
+            except XeroError as exc:
+                _logger.warning("Xero drift check of connection %s failed: %s", conn.id, exc)
+                continue
+            by_move = {}
+            for move, diff in differences:
+                by_move.setdefault(move, []).append(diff.message)
+            for move, messages in by_move.items():
+                Failure._xero_report("drift", move, "\n".join(messages), conn)
+            if checked:
+                Failure._xero_resolve(
+                    "drift", checked.filtered(lambda m, bad=by_move: m not in bad)
+                )
+        return True
+
+    def action_xero_drift_report(self):
+        self.ensure_one()
+        wizard = self.env["xero.drift.wizard"].create({"connection_id": self.id})
+        wizard.action_xero_check()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "xero.drift.wizard",
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
     def action_xero_generate_webhook_key(self):
         self.ensure_one()
         self.sudo().webhook_key = secrets.token_urlsafe(48)

@@ -1,0 +1,98 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+import urllib.request
+
+from odoo import Command
+from odoo.tests import tagged
+
+from .common import API, XeroTestCommon
+
+
+@tagged("post_install", "-at_install")
+class TestXeroDrift(XeroTestCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["xero.tax.mapping"].create(
+            {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
+             "xero_tax_type": "OUTPUT"}
+        )
+
+    def _export(self, count):
+        moves = self.env["account.move"].create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.partner_a.id,
+                    "invoice_date": "2019-01-01",
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_a.id,
+                                "name": f"Advice {i}",
+                                "quantity": 1,
+                                "price_unit": 100.0 + i,
+                                "tax_ids": [Command.set(self.tax_sale_a.ids)],
+                            }
+                        )
+                    ],
+                }
+                for i in range(count)
+            ]
+        )
+        moves.action_post()
+        moves.action_xero_send()
+        self.env["account.move"]._cron_xero_export()
+        self.env.invalidate_all()
+        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
+        return moves
+
+    def _change_amount_in_xero(self, move, new_amount):
+        inv = next(i for i in self.xero_local.invoices() if i["InvoiceID"] == move.xero_invoice_id)
+        lines = inv["LineItems"]
+        lines[0]["LineAmount"] = new_amount
+        body = json.dumps({"Invoices": [{"LineItems": lines}]}).encode()
+        req = urllib.request.Request(
+            f"{self.xero_local.url}{API}/Invoices/{move.xero_invoice_id}",
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": "Bearer test",
+                "Xero-Tenant-Id": self.connection.tenant_id,
+                "Content-Type": "application/json",
+            },
+        )
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def test_report_and_cron_flag_exactly_the_changed_invoice(self):
+        moves = self._export(4)
+        changed = moves[2]
+        self._change_amount_in_xero(changed, 999.0)
+
+        action = self.connection.action_xero_drift_report()
+        wizard = self.env["xero.drift.wizard"].browse(action["res_id"])
+        self.assertEqual(wizard.checked_count, 4)
+        self.assertEqual(set(wizard.line_ids.mapped("move_id")), {changed})
+        self.assertIn("total", wizard.line_ids.mapped("field"))
+        self.assertTrue(wizard.line_ids[0].xero_url)
+
+        self.env["xero.connection"]._cron_xero_drift()
+        failures = self.env["xero.failure"].search([("kind", "=", "drift")])
+        self.assertEqual(failures.mapped("res_id"), [changed.id])
+        self.assertIn("total differs", failures.message)
+        # Running it again bumps the same card rather than adding one.
+        self.env["xero.connection"]._cron_xero_drift()
+        failures = self.env["xero.failure"].search([("kind", "=", "drift")])
+        self.assertEqual(len(failures), 1)
+        self.assertEqual(failures.attempts, 2)
+        # Put it right in Xero: the next check resolves the card.
+        self._change_amount_in_xero(changed, changed.amount_untaxed)
+        self.env["xero.connection"]._cron_xero_drift()
+        self.assertEqual(failures.state, "resolved")
+
+    def test_no_drift_when_equal(self):
+        self._export(3)
+        action = self.connection.action_xero_drift_report()
+        wizard = self.env["xero.drift.wizard"].browse(action["res_id"])
+        self.assertEqual(wizard.checked_count, 3)
+        self.assertFalse(wizard.line_ids)
