@@ -285,7 +285,8 @@ class AccountMove(models.Model):
                         client,
                         [payload_fn(data[m.id], prefix) for m in group],
                         key + suffix,
-                        check_existing=any(m.xero_outcome_unknown for m in group),
+                        check_existing=conn.check_numbers
+                        or any(m.xero_outcome_unknown for m in group),
                     )
                     for move, item in zip(group, items):
                         if item.ok:
@@ -521,6 +522,11 @@ class AccountMove(models.Model):
                 status=conn.invoice_status,
                 total=move.amount_total,
             )
+            if move.currency_id.is_zero(move.amount_total):
+                problems.append(
+                    _("Invoice %s: the total is zero (field Total); it is not sent to Xero.")
+                    % move.name
+                )
             if problems:
                 errors[move.id] = problems
         return result, errors

@@ -89,6 +89,12 @@ class XeroConnection(models.Model):
     invoice_number_prefix = fields.Char(
         help="Prepended to the Odoo invoice number in Xero, e.g. 'CM-'."
     )
+    check_numbers = fields.Boolean(
+        string="Check numbers before sending",
+        help="Look every batch's invoice numbers up in Xero before sending (one more call per "
+        "batch): an invoice number already used there by another contact is reported instead "
+        "of sent. Useful when another system also sends invoices to this organisation.",
+    )
     # Payments
     payments_enabled = fields.Boolean(
         string="Import payments", help="Mirror payments made in Xero as Odoo payments."

@@ -1,3 +1,4 @@
 from . import test_xero_connection
 from . import test_export
 from . import test_drift
+from . import test_bad_inputs

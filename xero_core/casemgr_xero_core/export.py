@@ -100,6 +100,13 @@ def _bound(index: int, invoice: dict, kind: DocumentKind = INVOICES) -> ItemResu
     )
 
 
+def _same_contact(payload: dict, found: dict) -> bool:
+    """False only when both sides name a ContactID and they differ."""
+    ours = (payload.get("Contact") or {}).get("ContactID")
+    theirs = (found.get("Contact") or {}).get("ContactID")
+    return not (ours and theirs and ours != theirs)
+
+
 def send_invoice_batch(
     client,
     payloads: list[dict],
@@ -142,7 +149,20 @@ def send_invoice_batch(
         rest = []
         for i in indexes:
             inv = found.get(numbers[i])
-            if inv is not None:
+            if inv is not None and not _same_contact(payloads[i], inv):
+                # Someone else's document carries this number: never bind it to ours.
+                results[i] = ItemResult(
+                    index=i,
+                    key=numbers[i],
+                    ok=False,
+                    messages=[
+                        f"{kind.label} number {numbers[i]} is already used in Xero by a "
+                        "document of another contact; it was not sent. Change the number "
+                        "(or the connection's number prefix)."
+                    ],
+                    data=inv,
+                )
+            elif inv is not None:
                 results[i] = _bound(i, inv, kind)
             else:
                 rest.append(i)

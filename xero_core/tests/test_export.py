@@ -145,3 +145,25 @@ def test_credit_notes_batch_and_rebind(make_client, xero, xero_proxy):
     assert [r.xero_id for r in again] == [r.xero_id for r in first]
     assert xero_proxy.count("PUT", "/api.xro/2.0/CreditNotes") == 1
     assert len(xero.state()["credit_notes"]) == 3
+
+
+def test_number_taken_by_another_contact_is_not_bound(make_client, xero, xero_proxy):
+    from helpers import make_invoice
+
+    client = make_client(xero_proxy.url)
+    theirs = invoice_payload_for(make_invoice(7, contact_id=None))
+    [other] = client.create_contacts([{"Name": "Someone Else"}])
+    [mine] = client.create_contacts([{"Name": "Our Client"}])
+    theirs["Contact"] = {"ContactID": other.xero_id}
+    send_invoice_batch(client, [theirs], "theirs")
+    ours = dict(theirs, Contact={"ContactID": mine.xero_id})
+    [result] = send_invoice_batch(client, [ours], "ours", check_existing=True)
+    assert not result.ok and not result.xero_id and not result.retryable
+    assert "already used in Xero" in result.messages[0]
+    assert len(xero.invoices()) == 1
+
+
+def invoice_payload_for(inv):
+    from casemgr_xero_core.mapping import invoice_payload
+
+    return invoice_payload(inv, with_meta=False)
