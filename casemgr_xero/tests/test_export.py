@@ -404,3 +404,19 @@ class TestXeroExport(XeroTestCommon):
         self.assertEqual(failure.state, "open")
         self.assertIn("could not be allocated", failure.message)
         self.assertIn(invoice.name, failure.message)
+
+    def test_exhausted_day_budget_pauses_before_xero_says_no(self):
+        moves = self._invoices(60)
+        moves.action_xero_send()
+        # After this many calls the proxy reports X-DayLimit-Remaining: 0 (as Xero does).
+        self.proxy._day_limit = self.proxy.count() + 3
+        self._run_cron()
+        sent = moves.filtered(lambda m: m.xero_state == "sent")
+        self.assertTrue(sent, "work goes on while budget remains")
+        self.assertTrue(moves - sent, "and stops when the day's budget is spent")
+        self.connection.invalidate_recordset()
+        self.assertGreater(self.connection.not_before, fields.Datetime.now())
+        calls = self.proxy.count()
+        self._run_cron()
+        self.assertEqual(self.proxy.count(), calls, "no call while the day budget is spent")
+        self.assertFalse(moves.filtered(lambda m: m.xero_state == "failed"))
