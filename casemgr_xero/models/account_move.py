@@ -546,26 +546,55 @@ class AccountMove(models.Model):
         }
         missing = partners.filtered(lambda p: p.id not in bindings and p.name)
         if missing:
-            bound_ids = set(
-                Binding.search([("connection_id", "=", conn.id)]).mapped("xero_contact_id")
+            found = client.find_contacts(
+                names=missing.mapped("name"),
+                emails=[p.email for p in missing if p.email],
+                contact_numbers=[p.ref for p in missing if p.ref],
             )
-            found = client.find_contacts(names=missing.mapped("name"))
-            by_name = {}
-            for contact in found:
-                by_name.setdefault((contact.get("Name") or "").strip().lower(), []).append(contact)
+            bound_ids = set(
+                Binding.search(
+                    [
+                        ("connection_id", "=", conn.id),
+                        ("xero_contact_id", "in", [c["ContactID"] for c in found]),
+                    ]
+                ).mapped("xero_contact_id")
+            )
+
+            def index(key):
+                out = {}
+                for contact in found:
+                    value = (contact.get(key) or "").strip().lower()
+                    if value:
+                        out.setdefault(value, []).append(contact)
+                return out
+
+            by_number, by_email, by_name = (
+                index("ContactNumber"),
+                index("EmailAddress"),
+                index("Name"),
+            )
             to_create = self.env["res.partner"]
             new_bindings = []
             for partner in missing:
-                candidates = [
-                    c
-                    for c in by_name.get(partner.name.strip().lower(), [])
-                    if c["ContactID"] not in bound_ids
-                ]
+                # Most specific first: our reference, then the e-mail, then the name.
+                candidates = []
+                for table, value in (
+                    (by_number, partner.ref),
+                    (by_email, partner.email),
+                    (by_name, partner.name),
+                ):
+                    value = (value or "").strip().lower()
+                    candidates = [
+                        c for c in table.get(value, []) if c["ContactID"] not in bound_ids
+                    ]
+                    if value and candidates:
+                        break
                 if len(candidates) == 1:
                     bindings[partner.id] = candidates[0]["ContactID"]
                     bound_ids.add(candidates[0]["ContactID"])
                     new_bindings.append((partner.id, candidates[0]["ContactID"]))
                 else:
+                    # None, or ambiguous: a contact of our own rather than a guess.
                     to_create |= partner
             for chunk in chunks(list(to_create), BATCH_SIZE):
                 payloads = [

@@ -409,6 +409,7 @@ class TestXeroExport(XeroTestCommon):
         moves = self._invoices(60)
         moves.action_xero_send()
         # After this many calls the proxy reports X-DayLimit-Remaining: 0 (as Xero does).
+        self.addCleanup(setattr, self.proxy, "_day_limit", self.proxy._day_limit)
         self.proxy._day_limit = self.proxy.count() + 3
         self._run_cron()
         sent = moves.filtered(lambda m: m.xero_state == "sent")
@@ -420,3 +421,38 @@ class TestXeroExport(XeroTestCommon):
         self._run_cron()
         self.assertEqual(self.proxy.count(), calls, "no call while the day budget is spent")
         self.assertFalse(moves.filtered(lambda m: m.xero_state == "failed"))
+
+    def test_contacts_matched_by_number_email_then_name_never_shared(self):
+        client = self.connection._xero_client()
+        existing = client.create_contacts(
+            [
+                {"Name": "Old Name Pty", "EmailAddress": "client1@example.com"},
+                {"Name": "Client 002"},
+            ]
+        )
+        self.assertTrue(all(r.ok for r in existing))
+        moves = self._invoices(3)  # customers Client 000, 001, 002
+        moves.action_xero_send()
+        self._run_cron()
+        binding = {
+            b.partner_id: b.xero_contact_id
+            for b in self.env["xero.contact"].search([("connection_id", "=", self.connection.id)])
+        }
+        # Client 001 shares the e-mail of an existing Xero contact: bound to it, not duplicated.
+        self.assertEqual(binding[self.customers[1]], existing[0].xero_id)
+        # Client 002 has the same name as an existing contact: bound to it.
+        self.assertEqual(binding[self.customers[2]], existing[1].xero_id)
+        # Client 000 is new: created once.
+        contacts = self.xero_local.state()["contacts"]
+        self.assertEqual(len(contacts), 3)
+        self.assertEqual(len(set(binding.values())), 3)
+        # A second partner with the very same name gets its own contact, not a shared one.
+        twin = self.env["res.partner"].create({"name": "Client 002"})
+        move = self._invoices(1, post=False)
+        move.partner_id = twin
+        move.action_post()
+        move.action_xero_send()
+        self._run_cron()
+        twin_binding = self.env["xero.contact"].search([("partner_id", "=", twin.id)])
+        self.assertTrue(twin_binding)
+        self.assertNotEqual(twin_binding.xero_contact_id, existing[1].xero_id)
