@@ -461,6 +461,7 @@ class AccountMove(models.Model):
                 elif line.tax_ids:
                     tax_type = tax_types.get(line.tax_ids.id)
                     if not tax_type:
+                        tax_type = "UNMAPPED"  # reported below; the invoice is not sent
                         problems.append(
                             _(
                                 "%(label)s: tax %(tax)s has no Xero tax type (field Taxes; map it "
