@@ -377,7 +377,7 @@ def xero_side():
                 "webhook_key": c.sudo().webhook_key,
                 "api_url": c.api_url,
             }
-            for c in conns
+            for c in conns.sorted("id")
         ],
     }
     os.makedirs(os.path.dirname(STATE_FILE) or ".", exist_ok=True)
@@ -386,6 +386,9 @@ def xero_side():
     log(f"wrote {STATE_FILE}")
 
 
+admin = env.ref("base.user_admin")
+if "tour_enabled" in admin._fields:
+    admin.tour_enabled = False  # no onboarding pointers over the demo
 if MODE == "full":
     odoo_side()
 else:

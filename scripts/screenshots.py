@@ -113,6 +113,9 @@ class Browser:
 
     def shot(self, path):
         time.sleep(1.0)  # let animations and lazy widgets settle
+        # a restarted server tells open pages to reload: not what the picture is about
+        self.js("document.querySelectorAll('.o_notification').forEach(n => "
+                "n.textContent.includes('out of date') && n.remove())")
         data = self.send("Page.captureScreenshot", format="png")["data"]
         with open(path, "wb") as fh:
             fh.write(base64.b64decode(data))
