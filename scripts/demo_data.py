@@ -64,7 +64,9 @@ def make_company_books():
     journal = env["account.journal"].search(
         [("company_id", "=", second.id), ("type", "=", "sale")], limit=1
     )
-    if journal.code != "FIN" and not env["account.move"].search_count([("journal_id", "=", journal.id)]):
+    if journal.code != "FIN" and not env["account.move"].search_count(
+        [("journal_id", "=", journal.id)]
+    ):
         journal.code = "FIN"
     return main, second
 
@@ -244,7 +246,9 @@ def make_connection(company, key, taxes):
         [("company_ids", "in", company.id), ("account_type", "=", "income")], order="code", limit=1
     )
     AMap = env["xero.account.mapping"]
-    if income and not AMap.search([("connection_id", "=", conn.id), ("account_id", "=", income.id)]):
+    if income and not AMap.search(
+        [("connection_id", "=", conn.id), ("account_id", "=", income.id)]
+    ):
         AMap.create({"connection_id": conn.id, "account_id": income.id, "xero_account_code": "200"})
     # Payments branch: Xero bank account 090 -> the company's bank journal (when merged)
     if "xero.payment.journal" in env:
@@ -269,8 +273,12 @@ def odoo_side():
     eur = env.ref("base.EUR")
     eur.active = True
     env["res.currency.rate"].create(
-        {"name": TODAY - timedelta(days=120), "rate": 0.91, "currency_id": eur.id,
-         "company_id": main.id}
+        {
+            "name": TODAY - timedelta(days=120),
+            "rate": 0.91,
+            "currency_id": eur.id,
+            "company_id": main.id,
+        }
     )
     products = make_products()
     customers = make_customers()
@@ -284,15 +292,20 @@ def odoo_side():
         out[key] = (company, conn, taxes, moves)
     # failure 1: a line taxed with a tax that has no Xero tax type (fix: map Stamp duty 5%)
     company, _conn, taxes, moves = out["main"]
-    bad = env["account.move"].with_company(company).create(
-        {
-            "move_type": "out_invoice",
-            "partner_id": customers[4].id,
-            "invoice_date": TODAY - timedelta(days=30),
-            "ref": "Share purchase agreement / settlement",
-            "invoice_line_ids": invoice_lines(products, taxes, "Share purchase agreement",
-                                              unmapped=True),
-        }
+    bad = (
+        env["account.move"]
+        .with_company(company)
+        .create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": customers[4].id,
+                "invoice_date": TODAY - timedelta(days=30),
+                "ref": "Share purchase agreement / settlement",
+                "invoice_line_ids": invoice_lines(
+                    products, taxes, "Share purchase agreement", unmapped=True
+                ),
+            }
+        )
     )
     bad.action_post()
     log(f"{env['account.move'].search_count([('move_type', '=', 'out_invoice')])} invoices posted")
@@ -321,12 +334,20 @@ def xero_side():
         conn.sudo().write({"token_expires_at": time.time() + 1800, "state": "connected"})
     Move = env["account.move"]
     main_moves = Move.search(
-        [("company_id", "=", main_conn.company_id.id), ("move_type", "=", "out_invoice"),
-         ("state", "=", "posted")], order="invoice_date, id",
+        [
+            ("company_id", "=", main_conn.company_id.id),
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+        ],
+        order="invoice_date, id",
     )
     second_moves = Move.search(
-        [("company_id", "=", second_conn.company_id.id), ("move_type", "=", "out_invoice"),
-         ("state", "=", "posted")], order="invoice_date, id",
+        [
+            ("company_id", "=", second_conn.company_id.id),
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+        ],
+        order="invoice_date, id",
     )
     stamp = Move.search(
         [("invoice_line_ids.tax_ids.name", "=", "Stamp duty 5%"), ("state", "=", "posted")]
@@ -346,8 +367,13 @@ def xero_side():
                 "Status": "AUTHORISED",
                 "LineAmountTypes": "NoTax",
                 "LineItems": [
-                    {"Description": "Consultation (entered in Xero)", "Quantity": 1,
-                     "UnitAmount": 150, "LineAmount": 150, "AccountCode": "200"}
+                    {
+                        "Description": "Consultation (entered in Xero)",
+                        "Quantity": 1,
+                        "UnitAmount": 150,
+                        "LineAmount": 150,
+                        "AccountCode": "200",
+                    }
                 ],
             }
         ],

@@ -39,7 +39,9 @@ class Odoo:
         self.models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object", allow_none=True)
 
     def __call__(self, model, method, *args, **kw):
-        return self.models.execute_kw(self.db, self.uid, self.password, model, method, list(args), kw)
+        return self.models.execute_kw(
+            self.db, self.uid, self.password, model, method, list(args), kw
+        )
 
 
 def xero(conn, method, path, body=None):
@@ -83,19 +85,37 @@ def main():
         "account.move",
         "search_read",
         [("name", "=", args.invoice), ("move_type", "in", ("out_invoice", "out_refund"))],
-        fields=["name", "xero_state", "xero_invoice_id", "xero_connection_id", "amount_residual",
-                "amount_total", "payment_state", "company_id"],
-        context={"active_test": False, "allowed_company_ids": odoo(
-            "res.users", "read", [odoo.uid], ["company_ids"])[0]["company_ids"]},
+        fields=[
+            "name",
+            "xero_state",
+            "xero_invoice_id",
+            "xero_connection_id",
+            "amount_residual",
+            "amount_total",
+            "payment_state",
+            "company_id",
+        ],
+        context={
+            "active_test": False,
+            "allowed_company_ids": odoo("res.users", "read", [odoo.uid], ["company_ids"])[0][
+                "company_ids"
+            ],
+        },
     )
     if not found:
         die(f"no customer invoice {args.invoice} in Odoo")
     move = found[0]
     if not move["xero_invoice_id"] or not move["xero_connection_id"]:
-        die(f"{args.invoice} is not in Xero yet (Xero state: {move['xero_state']}): "
-            "send it to Xero first (list: select it, Action > Send to Xero)")
-    conn = odoo("xero.connection", "read", [move["xero_connection_id"][0]],
-                ["tenant_id", "webhook_key", "api_url", "access_token", "payments_enabled"])[0]
+        die(
+            f"{args.invoice} is not in Xero yet (Xero state: {move['xero_state']}): "
+            "send it to Xero first (list: select it, Action > Send to Xero)"
+        )
+    conn = odoo(
+        "xero.connection",
+        "read",
+        [move["xero_connection_id"][0]],
+        ["tenant_id", "webhook_key", "api_url", "access_token", "payments_enabled"],
+    )[0]
     if not conn["webhook_key"]:
         die(f"connection {move['xero_connection_id'][1]} has no webhook key")
     invoice_id = move["xero_invoice_id"]
@@ -116,7 +136,8 @@ def main():
     else:
         payments = xero(conn, "GET", "/Payments").get("Payments") or []
         mine = [
-            p for p in payments
+            p
+            for p in payments
             if (p.get("Invoice") or {}).get("InvoiceID") == invoice_id
             and p.get("Status") != "DELETED"
         ]
@@ -126,8 +147,9 @@ def main():
             xero(conn, "POST", f"/Payments/{p['PaymentID']}", {"Status": "DELETED"})
             print(f"Xero: deleted payment {p['PaymentID']} ({p.get('Amount')}) on {args.invoice}")
 
-    event = build_event(invoice_id, tenant_id=conn["tenant_id"], category="INVOICE",
-                        event_type="UPDATE")
+    event = build_event(
+        invoice_id, tenant_id=conn["tenant_id"], category="INVOICE", event_type="UPDATE"
+    )
     url = f"{args.odoo}/xero/webhook/{move['xero_connection_id'][0]}"
     status, reply = signed_post(url, build_payload([event]), conn["webhook_key"])
     print(f"webhook: POST {url} -> {status}")
@@ -145,11 +167,15 @@ def main():
         time.sleep(1)
         now = odoo("account.move", "read", [move["id"]], ["payment_state", "amount_residual"])[0]
         if (now["payment_state"], now["amount_residual"]) != before:
-            print(f"Odoo: {args.invoice} is now '{now['payment_state']}', "
-                  f"{now['amount_residual']:.2f} still due")
+            print(
+                f"Odoo: {args.invoice} is now '{now['payment_state']}', "
+                f"{now['amount_residual']:.2f} still due"
+            )
             return 0
-    print(f"Odoo: {args.invoice} unchanged after {args.wait:g}s "
-          f"('{before[0]}', {before[1]:.2f} due); see Invoicing > Xero > Dashboard")
+    print(
+        f"Odoo: {args.invoice} unchanged after {args.wait:g}s "
+        f"('{before[0]}', {before[1]:.2f} due); see Invoicing > Xero > Dashboard"
+    )
     return 1
 
 

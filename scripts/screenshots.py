@@ -26,11 +26,15 @@ def free_port():
 
 def authenticate(odoo, db, login, password):
     body = json.dumps(
-        {"jsonrpc": "2.0", "method": "call",
-         "params": {"db": db, "login": login, "password": password}}
+        {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "params": {"db": db, "login": login, "password": password},
+        }
     ).encode()
     req = urllib.request.Request(
-        f"{odoo}/web/session/authenticate", data=body,
+        f"{odoo}/web/session/authenticate",
+        data=body,
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=30) as resp:
@@ -49,12 +53,24 @@ class Browser:
         self.port = free_port()
         self.profile = tempfile.mkdtemp(prefix="casemgr-shots-")
         self.proc = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={self.profile}",
-             f"--window-size={width},{height}", f"--remote-debugging-port={self.port}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={self.profile}",
+                f"--window-size={width},{height}",
+                f"--remote-debugging-port={self.port}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
         while True:
@@ -69,12 +85,18 @@ class Browser:
                 self.close()
                 sys.exit("Chromium did not open its DevTools port")
             time.sleep(0.2)
-        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=60,
-                                              suppress_origin=True)
+        self.ws = websocket.create_connection(
+            pages[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+        )
         self._id = 0
         self.send("Page.enable")
-        self.send("Emulation.setDeviceMetricsOverride",
-                  width=width, height=height, deviceScaleFactor=1, mobile=False)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def send(self, method, **params):
         self._id += 1
@@ -87,14 +109,15 @@ class Browser:
                 return msg.get("result", {})
 
     def js(self, expr):
-        res = self.send("Runtime.evaluate", expression=expr, awaitPromise=True,
-                        returnByValue=True)
+        res = self.send("Runtime.evaluate", expression=expr, awaitPromise=True, returnByValue=True)
         return (res.get("result") or {}).get("value")
 
     def wait(self, selector, timeout=30, text=None):
-        check = (f"[...document.querySelectorAll({json.dumps(selector)})]"
-                 f".some(e => e.offsetParent !== null && "
-                 f"({json.dumps(text)} === null || e.textContent.includes({json.dumps(text)})))")
+        check = (
+            f"[...document.querySelectorAll({json.dumps(selector)})]"
+            f".some(e => e.offsetParent !== null && "
+            f"({json.dumps(text)} === null || e.textContent.includes({json.dumps(text)})))"
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.js(check):
@@ -104,9 +127,11 @@ class Browser:
 
     def click(self, selector, text=None):
         self.wait(selector, text=text)
-        self.js(f"[...document.querySelectorAll({json.dumps(selector)})]"
-                f".find(e => e.offsetParent !== null && ({json.dumps(text)} === null || "
-                f"e.textContent.includes({json.dumps(text)}))).click()")
+        self.js(
+            f"[...document.querySelectorAll({json.dumps(selector)})]"
+            f".find(e => e.offsetParent !== null && ({json.dumps(text)} === null || "
+            f"e.textContent.includes({json.dumps(text)}))).click()"
+        )
 
     def goto(self, url):
         self.send("Page.navigate", url=url)
@@ -114,8 +139,10 @@ class Browser:
     def shot(self, path):
         time.sleep(1.0)  # let animations and lazy widgets settle
         # a restarted server tells open pages to reload: not what the picture is about
-        self.js("document.querySelectorAll('.o_notification').forEach(n => "
-                "n.textContent.includes('out of date') && n.remove())")
+        self.js(
+            "document.querySelectorAll('.o_notification').forEach(n => "
+            "n.textContent.includes('out of date') && n.remove())"
+        )
         data = self.send("Page.captureScreenshot", format="png")["data"]
         with open(path, "wb") as fh:
             fh.write(base64.b64decode(data))
@@ -150,8 +177,14 @@ def main():
     host = args.odoo.split("//", 1)[1].split(":")[0]
     try:
         browser.send("Network.enable")
-        browser.send("Network.setCookie", name="session_id", value=session, domain=host,
-                     path="/", httpOnly=True)
+        browser.send(
+            "Network.setCookie",
+            name="session_id",
+            value=session,
+            domain=host,
+            path="/",
+            httpOnly=True,
+        )
         out = lambda name: os.path.join(args.out, name)  # noqa: E731
 
         # through the menus, so that the navbar shows Invoicing's sections
@@ -159,7 +192,9 @@ def main():
         browser.click(".o_navbar_apps_menu .dropdown-toggle")
         browser.click('.o_app[data-menu-xmlid="account.menu_finance"]')
         browser.click('.o_menu_sections [data-menu-xmlid="account.menu_finance_receivables"]')
-        browser.click('.o-dropdown--menu [data-menu-xmlid="account.menu_action_move_out_invoice_type"]')
+        browser.click(
+            '.o-dropdown--menu [data-menu-xmlid="account.menu_action_move_out_invoice_type"]'
+        )
         browser.wait(".o_list_renderer .badge", text="Sent")
         browser.shot(out("invoice-list.png"))
 

@@ -20,16 +20,22 @@ class TestXeroTours(XeroPeerMixin, HttpCase):
         cls._xero_start_peer()
         cls.company = cls.env.ref("base.main_company")
         cls.env.ref("base.user_admin").company_ids |= cls.company
-        cls.connection = cls.env["xero.connection"].create(
-            cls._xero_connection_vals(cls.company)
-        )
+        cls.connection = cls.env["xero.connection"].create(cls._xero_connection_vals(cls.company))
         cls.tax = cls.env["account.tax"].create(
-            {"name": "Tour GST 15%", "amount": 15.0, "type_tax_use": "sale",
-             "company_id": cls.company.id}
+            {
+                "name": "Tour GST 15%",
+                "amount": 15.0,
+                "type_tax_use": "sale",
+                "company_id": cls.company.id,
+            }
         )
         cls.stamp = cls.env["account.tax"].create(
-            {"name": "Tour stamp duty 5%", "amount": 5.0, "type_tax_use": "sale",
-             "company_id": cls.company.id}
+            {
+                "name": "Tour stamp duty 5%",
+                "amount": 5.0,
+                "type_tax_use": "sale",
+                "company_id": cls.company.id,
+            }
         )
         cls.env["xero.tax.mapping"].create(
             {"connection_id": cls.connection.id, "tax_id": cls.tax.id, "xero_tax_type": "OUTPUT"}
@@ -61,8 +67,12 @@ class TestXeroTours(XeroPeerMixin, HttpCase):
                         }
                     ),
                     Command.create(
-                        {"name": "Disbursement: courier", "quantity": 1, "price_unit": 18.0,
-                         "tax_ids": [Command.set((tax or self.tax).ids)]}
+                        {
+                            "name": "Disbursement: courier",
+                            "quantity": 1,
+                            "price_unit": 18.0,
+                            "tax_ids": [Command.set((tax or self.tax).ids)],
+                        }
                     ),
                 ],
             }
@@ -97,15 +107,19 @@ class TestXeroTours(XeroPeerMixin, HttpCase):
         )
         self.assertEqual(failure.state, "open")
         self.env["xero.tax.mapping"].create(
-            {"connection_id": self.connection.id, "tax_id": self.stamp.id,
-             "xero_tax_type": "OUTPUT"}
+            {
+                "connection_id": self.connection.id,
+                "tax_id": self.stamp.id,
+                "xero_tax_type": "OUTPUT",
+            }
         )
         return move, failure
 
     def test_failure_list_resend(self):
         move, failure = self._fixed_failure()
         self.start_tour(
-            "/odoo/action-casemgr_xero.xero_failure_action", "casemgr_xero_failure_resend",
+            "/odoo/action-casemgr_xero.xero_failure_action",
+            "casemgr_xero_failure_resend",
             login="admin",
         )
         self.assertEqual(move.xero_state, "queued")
