@@ -25,6 +25,11 @@
         "wizards/xero_drift_wizard_views.xml",
         "views/casemgr_xero_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "casemgr_xero/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

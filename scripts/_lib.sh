@@ -282,3 +282,46 @@ install_addon() {
         die "Odoo could not install $ADDON_NAME on $db (exit $rc, module state '${state:-none}')"
     fi
 }
+
+# ---- browser (tours, screenshots) ------------------------------------------------
+# Chromium (Debian package `chromium`, installed with apt-get when root and missing) and the
+# Python package websocket-client (Odoo's tours need both; Odoo's requirements omit the latter).
+# Sets CHROMIUM. Returns 1 (after saying why) when the browser cannot be had.
+ensure_browser_deps() {
+    CHROMIUM="${CHROMIUM:-}"
+    local c
+    if [[ -z "$CHROMIUM" ]]; then
+        for c in chromium chromium-browser google-chrome; do
+            if command -v "$c" >/dev/null 2>&1; then CHROMIUM="$(command -v "$c")"; break; fi
+        done
+    fi
+    if [[ -z "$CHROMIUM" ]]; then
+        if [[ $EUID -eq 0 && "${CASEMGR_SKIP_DEPS:-0}" != 1 ]] && command -v apt-get >/dev/null; then
+            log "installing Chromium for the browser tours (apt-get install chromium)"
+            { apt-get install -y --no-install-recommends chromium ||
+                { apt-get update && apt-get install -y --no-install-recommends chromium; }; } \
+                >"$CACHE/apt-chromium.log" 2>&1 || warn "apt-get could not install chromium (log: $CACHE/apt-chromium.log)"
+            command -v chromium >/dev/null 2>&1 && CHROMIUM="$(command -v chromium)"
+        fi
+    fi
+    if [[ -z "$CHROMIUM" ]]; then
+        warn "Chromium not found: browser tours cannot run (as root: apt-get install chromium; or set CHROMIUM=/path)"
+        return 1
+    fi
+    export CHROMIUM
+    if ! "$PYTHON" -c "import websocket" >/dev/null 2>&1; then
+        if [[ "${CASEMGR_SKIP_DEPS:-0}" == 1 ]]; then
+            warn "websocket-client missing and CASEMGR_SKIP_DEPS=1: browser tours cannot run"
+            return 1
+        fi
+        log "pip install websocket-client (Odoo's tours talk to Chromium through it)"
+        local cargs=()
+        have_odoo && cargs=(-c "$(write_constraints)")
+        "$PYTHON" -m pip install -q --disable-pip-version-check "${cargs[@]}" websocket-client \
+            >"$CACHE/pip-websocket.log" 2>&1 || {
+            warn "pip could not install websocket-client (log: $CACHE/pip-websocket.log)"
+            return 1
+        }
+    fi
+    return 0
+}

@@ -3,3 +3,4 @@ from . import test_export
 from . import test_drift
 from . import test_bad_inputs
 from . import test_security
+from . import test_tours

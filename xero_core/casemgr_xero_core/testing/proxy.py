@@ -4,14 +4,14 @@ faults (dropped connections, canned answers, delays, a per-minute rate limiter).
 from __future__ import annotations
 
 import http.client
+import json
 import math
 import socket
-import json
 import threading
-from decimal import Decimal
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -73,7 +73,9 @@ def _with_tax_maths(body: bytes) -> bytes:
             total, subtotal = amounts, amounts - tax
         else:
             total, subtotal = amounts + tax, amounts
-        paid = Decimal(str(inv.get("AmountPaid") or 0)) + Decimal(str(inv.get("AmountCredited") or 0))
+        paid = Decimal(str(inv.get("AmountPaid") or 0)) + Decimal(
+            str(inv.get("AmountCredited") or 0)
+        )
         inv["SubTotal"] = subtotal.quantize(cent)
         inv["TotalTax"] = tax.quantize(cent)
         inv["Total"] = total.quantize(cent)
@@ -82,10 +84,24 @@ def _with_tax_maths(body: bytes) -> bytes:
 
 
 class FaultProxy:
-    def __init__(self, upstream_url: str, day_limit: int = 5000, tax_maths: bool = False):
+    def __init__(
+        self,
+        upstream_url: str,
+        day_limit: int = 5000,
+        tax_maths: bool = False,
+        port: int = 0,
+        unique_numbers: bool = False,
+        organisations: dict[str, str] | None = None,
+    ):
         """``tax_maths``: fill SubTotal/TotalTax/Total/AmountDue of invoices from their lines
-        (LineAmount, TaxAmount) as Xero does; xero-local does no tax maths of its own."""
+        (LineAmount, TaxAmount) as Xero does; xero-local does no tax maths of its own.
+        ``unique_numbers``: refuse a sales invoice whose InvoiceNumber the organisation already
+        has ("Invoice # must be unique.", per element), as Xero does; xero-local accepts
+        duplicates. ``organisations``: {tenant id: name}; answer ``GET …/Organisation`` for
+        those tenants (xero-local has no such endpoint). ``port``: 0 picks a free one."""
         self.tax_maths = tax_maths
+        self.unique_numbers = unique_numbers
+        self.organisations = dict(organisations or {})
         parts = urlsplit(upstream_url)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
@@ -109,7 +125,7 @@ class FaultProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -252,20 +268,38 @@ class FaultProxy:
                 b"",
             )
             return
-        try:
-            conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
-            fwd_headers = {k: v for k, v in headers.items() if k.lower() not in _HOP}
-            fwd_headers["Host"] = f"{self.upstream_host}:{self.upstream_port}"
-            fwd_headers["Connection"] = "close"
-            target = path + (f"?{query}" if query else "")
-            conn.request(
-                method, target, body=body if body or method != "GET" else None, headers=fwd_headers
+        tenant = next((v for k, v in headers.items() if k.lower() == "xero-tenant-id"), "")
+        if (
+            method == "GET"
+            and path.rstrip("/").endswith("/Organisation")
+            and (tenant in self.organisations)
+        ):
+            rec.action = "organisation"
+            org = {
+                "OrganisationID": tenant,
+                "Name": self.organisations[tenant],
+                "OrganisationType": "COMPANY",
+                "Version": "GLOBAL",
+            }
+            self._reply(
+                h,
+                200,
+                {"Content-Type": "application/json"},
+                json.dumps({"Organisations": [org]}).encode(),
             )
-            resp = conn.getresponse()
-            resp_body = resp.read()
-            resp_headers = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP}
-            status = resp.status
-            conn.close()
+            return
+        refused: dict[int, dict] = {}
+        try:
+            if self.unique_numbers and method in ("PUT", "POST") and path.endswith("/Invoices"):
+                body, refused = self._refuse_duplicates(path, headers, body)
+            target = path + (f"?{query}" if query else "")
+            if refused and body is None:
+                status, resp_headers = 200, {"Content-Type": "application/json"}
+                resp_body = json.dumps({"Invoices": []}).encode()
+            else:
+                status, resp_headers, resp_body = self._upstream(method, target, headers, body)
+            if refused and status == 200:
+                resp_body = self._merge_refused(resp_body, refused)
         except OSError as exc:
             rec.action = f"upstream error {exc!r}"
             self._reply(h, 502, {}, b"upstream unavailable")
@@ -280,6 +314,70 @@ class FaultProxy:
         resp_headers["X-DayLimit-Remaining"] = str(day_rem)
         resp_headers["X-AppMinLimit-Remaining"] = "9999"
         self._reply(h, status, resp_headers, resp_body)
+
+    def _upstream(self, method, target, headers, body):
+        conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
+        fwd_headers = {k: v for k, v in headers.items() if k.lower() not in _HOP}
+        fwd_headers["Host"] = f"{self.upstream_host}:{self.upstream_port}"
+        fwd_headers["Connection"] = "close"
+        conn.request(
+            method, target, body=body if body or method != "GET" else None, headers=fwd_headers
+        )
+        resp = conn.getresponse()
+        resp_body = resp.read()
+        resp_headers = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP}
+        conn.close()
+        return resp.status, resp_headers, resp_body
+
+    def _refuse_duplicates(self, path, headers, body):
+        """(body to forward or None when nothing is left, {index: refused element})."""
+        try:
+            data = json.loads(body)
+            invoices = data["Invoices"]
+        except (ValueError, KeyError, TypeError):
+            return body, {}
+        if not isinstance(invoices, list):
+            return body, {}
+        taken = set()
+        for page in range(1, 1000):
+            status, _h, raw = self._upstream("GET", f"{path}?page={page}", headers, b"")
+            items = json.loads(raw).get("Invoices") or [] if status == 200 else []
+            taken.update(
+                i.get("InvoiceNumber")
+                for i in items
+                if i.get("Type") == "ACCREC" and i.get("Status") not in ("DELETED", "VOIDED")
+            )
+            if len(items) < 100:
+                break
+        refused, keep = {}, []
+        for index, inv in enumerate(invoices):
+            number = inv.get("InvoiceNumber")
+            if inv.get("Type", "ACCREC") == "ACCREC" and number and number in taken:
+                refused[index] = {
+                    **inv,
+                    "HasErrors": True,
+                    "StatusAttributeString": "ERROR",
+                    "ValidationErrors": [{"Message": "Invoice # must be unique."}],
+                }
+            else:
+                keep.append(inv)
+                if number:
+                    taken.add(number)
+        if not refused:
+            return body, {}
+        data["Invoices"] = keep
+        return (json.dumps(data).encode() if keep else None), refused
+
+    @staticmethod
+    def _merge_refused(resp_body: bytes, refused: dict[int, dict]) -> bytes:
+        """Put the refused elements back at their places in the answer (summarizeErrors=false)."""
+        data = json.loads(resp_body)
+        accepted = iter(data.get("Invoices") or [])
+        total = len(data.get("Invoices") or []) + len(refused)
+        data["Invoices"] = [
+            refused[i] if i in refused else next(accepted, None) for i in range(total)
+        ]
+        return json.dumps(data).encode()
 
     @staticmethod
     def _reply(h, status, headers, body: bytes) -> None:
@@ -304,3 +402,45 @@ class FaultProxy:
             h.connection.close()
         except OSError:
             pass
+
+
+def main(argv=None) -> int:
+    """``python -m casemgr_xero_core.testing.proxy --upstream URL --port N [--tax-maths]``:
+    an always-on proxy (the demo puts one between Odoo and xero-local)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="casemgr_xero_core.testing.proxy")
+    parser.add_argument("--upstream", required=True, help="xero-local URL")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tax-maths", action="store_true", help="fill totals as Xero does")
+    parser.add_argument(
+        "--unique-numbers", action="store_true", help="refuse duplicate invoice numbers"
+    )
+    parser.add_argument(
+        "--organisation",
+        action="append",
+        default=[],
+        metavar="TENANT_ID=NAME",
+        help="answer GET /Organisation for this tenant (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    orgs = dict(item.split("=", 1) for item in args.organisation)
+    proxy = FaultProxy(
+        args.upstream,
+        tax_maths=args.tax_maths,
+        port=args.port,
+        unique_numbers=args.unique_numbers,
+        organisations=orgs,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_a: stop.set())
+    print(f"proxy {proxy.url} -> {args.upstream}", flush=True)
+    stop.wait()
+    proxy.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
