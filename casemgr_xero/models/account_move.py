@@ -227,7 +227,11 @@ class AccountMove(models.Model):
                 """,
                 [key, now, tuple(r[0] for r in rows)],
             )
-        moves = self.browse([r[0] for r in rows])
+        # The caller's transaction (REPEATABLE READ) cannot see what this claim committed:
+        # carry the "look up before sending" flags with the records.
+        moves = self.browse([r[0] for r in rows]).with_context(
+            xero_claim_unknown=frozenset(r[0] for r in rows if r[1])
+        )
         moves.invalidate_recordset(
             ["xero_state", "xero_attempt_key", "xero_attempt_at", "xero_outcome_unknown"]
         )
@@ -254,6 +258,7 @@ class AccountMove(models.Model):
         If Xero stops answering halfway, what is known is written first and the exception is
         re-raised: the caller puts the rest back in the queue flagged 'outcome unknown'.
         """
+        unknown_ids = moves.env.context.get("xero_claim_unknown", frozenset())
         client = conn._xero_client()
         data, problems = self._xero_invoice_data(conn, moves)
         results = {}  # move id -> (state, Xero id, message)
@@ -288,7 +293,9 @@ class AccountMove(models.Model):
                         client,
                         [payload_fn(data[m.id], prefix) for m in group],
                         key + suffix,
-                        check_existing=any(m.xero_outcome_unknown for m in group),
+                        check_existing=any(
+                            m.xero_outcome_unknown or m.id in unknown_ids for m in group
+                        ),
                     )
                     for move, item in zip(group, items):
                         if item.ok:
