@@ -24,10 +24,13 @@ from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 from odoo import _, api, fields, models
 from odoo.tools import float_is_zero, html_escape
 
+from .xero_connection import short_transaction
+
 _logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
 STALE_SENDING = timedelta(minutes=10)
+CONTACT_LOCK = 0x5845524F  # pg_advisory_xact_lock(CONTACT_LOCK, connection id): "XERO"
 XERO_WEB_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=%s"
 
 
@@ -198,7 +201,7 @@ class AccountMove(models.Model):
         key = str(uuid.uuid4())
         now = fields.Datetime.now()
         self.env.flush_all()
-        with self.env.registry.cursor() as cr:
+        with short_transaction(self.env.registry) as cr:
             cr.execute(
                 """
                 SELECT id, xero_state = 'sending' OR xero_outcome_unknown
@@ -224,7 +227,11 @@ class AccountMove(models.Model):
                 """,
                 [key, now, tuple(r[0] for r in rows)],
             )
-        moves = self.browse([r[0] for r in rows])
+        # The caller's transaction (REPEATABLE READ) cannot see what this claim committed:
+        # carry the "look up before sending" flags with the records.
+        moves = self.browse([r[0] for r in rows]).with_context(
+            xero_claim_unknown=frozenset(r[0] for r in rows if r[1])
+        )
         moves.invalidate_recordset(
             ["xero_state", "xero_attempt_key", "xero_attempt_at", "xero_outcome_unknown"]
         )
@@ -233,7 +240,7 @@ class AccountMove(models.Model):
     def _xero_release(self, key, moves, unknown):
         """Put a claimed batch back in the queue (flagged when its outcome is unknown)."""
         self.env.flush_all()
-        with self.env.registry.cursor() as cr:
+        with short_transaction(self.env.registry) as cr:
             cr.execute(
                 """
                 UPDATE account_move
@@ -251,6 +258,7 @@ class AccountMove(models.Model):
         If Xero stops answering halfway, what is known is written first and the exception is
         re-raised: the caller puts the rest back in the queue flagged 'outcome unknown'.
         """
+        unknown_ids = moves.env.context.get("xero_claim_unknown", frozenset())
         client = conn._xero_client()
         data, problems = self._xero_invoice_data(conn, moves)
         results = {}  # move id -> (state, Xero id, message)
@@ -286,7 +294,7 @@ class AccountMove(models.Model):
                         [payload_fn(data[m.id], prefix) for m in group],
                         key + suffix,
                         check_existing=conn.check_numbers
-                        or any(m.xero_outcome_unknown for m in group),
+                        or any(m.xero_outcome_unknown or m.id in unknown_ids for m in group),
                     )
                     for move, item in zip(group, items):
                         if item.ok:
@@ -341,7 +349,7 @@ class AccountMove(models.Model):
         """Write the batch's outcome in one short transaction, onto our claim only."""
         now = fields.Datetime.now()
         self.env.flush_all()
-        with self.env.registry.cursor() as cr:
+        with short_transaction(self.env.registry) as cr:
             rows = [
                 (move_id, state, xero_id, message, state == "queued", now, key)
                 for move_id, (state, xero_id, message) in results.items()
@@ -547,6 +555,36 @@ class AccountMove(models.Model):
         }
         missing = partners.filtered(lambda p: p.id not in bindings and p.name)
         if missing:
+            # One worker at a time looks up / creates a connection's contacts, and commits the
+            # bindings before the next one looks: two workers never create the same contact.
+            with short_transaction(self.env.registry) as lock_cr:
+                lock_cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CONTACT_LOCK, conn.id])
+                self._xero_create_contacts(
+                    conn, client, missing, bindings, self.env(cr=lock_cr, su=True)
+                )
+        errors = {}
+        for move in moves:
+            partner = move.partner_id.commercial_partner_id
+            contact_id = bindings.get(partner.id)
+            if contact_id:
+                data[move.id].contact.xero_contact_id = contact_id
+            else:
+                errors[move.id] = _(
+                    "Invoice %(inv)s: customer %(partner)s could not be matched or created "
+                    "in Xero (field Customer)."
+                ) % {"inv": move.name, "partner": partner.display_name or _("(no name)")}
+        return errors
+
+    def _xero_create_contacts(self, conn, client, missing, bindings, lock_env):
+        """Bind ``missing`` partners (lookup, then batch create); runs under the contact lock
+        in ``lock_env``'s short transaction, which commits the new bindings."""
+        Binding = lock_env["xero.contact"]
+        for b in Binding.search(
+            [("connection_id", "=", conn.id), ("partner_id", "in", missing.ids)]
+        ):
+            bindings[b.partner_id.id] = b.xero_contact_id  # bound meanwhile by another worker
+        missing = missing.filtered(lambda p: p.id not in bindings)
+        if missing:
             found = client.find_contacts(
                 names=missing.mapped("name"),
                 emails=[p.email for p in missing if p.email],
@@ -621,15 +659,3 @@ class AccountMove(models.Model):
                         for pid, cid in new_bindings
                     ]
                 )
-        errors = {}
-        for move in moves:
-            partner = move.partner_id.commercial_partner_id
-            contact_id = bindings.get(partner.id)
-            if contact_id:
-                data[move.id].contact.xero_contact_id = contact_id
-            else:
-                errors[move.id] = _(
-                    "Invoice %(inv)s: customer %(partner)s could not be matched or created "
-                    "in Xero (field Customer)."
-                ) % {"inv": move.name, "partner": partner.display_name or _("(no name)")}
-        return errors

@@ -28,6 +28,21 @@ WEBHOOK_PATH = "/xero/webhook/%s"
 SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
 
 
+@contextmanager
+def short_transaction(registry):
+    """A new cursor whose transaction is READ COMMITTED (commits on exit, like ``cursor()``).
+
+    Odoo's cursors are REPEATABLE READ: there, a ``FOR UPDATE`` that waits for another worker's
+    commit fails with "could not serialize access due to concurrent update" instead of locking
+    the row as it now is. The short transactions that share state between workers (token
+    rotation, pacing, batch claims and results) must wait and then see the committed row.
+    """
+    with registry.cursor() as cr:
+        if not registry.in_test_mode():  # a test cursor shares the test's transaction
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        yield cr
+
+
 class XeroConnection(models.Model):
     _name = "xero.connection"
     _description = "Xero Connection"
@@ -182,7 +197,7 @@ class XeroConnection(models.Model):
         """
         self.ensure_one()
         self.env.flush_all()
-        with self.env.registry.cursor() as cr:
+        with short_transaction(self.env.registry) as cr:
             cr.execute("SELECT id FROM xero_connection WHERE id = %s FOR UPDATE", [self.id])
             yield self.with_env(self.env(cr=cr, su=True))
 

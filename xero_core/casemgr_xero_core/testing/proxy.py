@@ -160,9 +160,15 @@ class FaultProxy:
             _Rule("respond", method, path_prefix, times, status, body, dict(headers or {}))
         )
 
-    def delay(self, seconds, method=None, path_prefix="/", times=1) -> FaultProxy:
-        """Sleep before forwarding (use with a client read timeout to simulate a timeout)."""
-        return self._add(_Rule("delay", method, path_prefix, times, seconds=float(seconds)))
+    def delay(
+        self, seconds, method=None, path_prefix="/", times=1, after_forward=False
+    ) -> FaultProxy:
+        """Sleep before forwarding (use with a client read timeout to simulate a timeout).
+
+        ``after_forward=True``: forward first (upstream stores it), then hold the answer back
+        for ``seconds`` (e.g. to kill the client between Xero storing and the answer)."""
+        action = "delay_after" if after_forward else "delay"
+        return self._add(_Rule(action, method, path_prefix, times, seconds=float(seconds)))
 
     def rate_limit(self, calls_per_minute: int | None) -> FaultProxy:
         with self._lock:
@@ -304,6 +310,8 @@ class FaultProxy:
             rec.action = f"upstream error {exc!r}"
             self._reply(h, 502, {}, b"upstream unavailable")
             return
+        if "delay_after" in rules:
+            time.sleep(rules["delay_after"].seconds)
         if "drop_after" in rules:
             rec.action = "drop_after"
             self._drop(h)

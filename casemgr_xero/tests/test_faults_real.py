@@ -1,0 +1,302 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Fault tests with REAL transactions: several cursors, a killed process, row locks.
+
+Unlike ``XeroTestCommon`` these tests do not put the registry in test mode: every worker gets
+its own PostgreSQL connection, as cron workers do in production. The data they need is
+therefore committed into the test database (main company, its generic chart of accounts) and
+deleted again by SQL in a class cleanup, so that the other (transactional) test classes never
+see it. Each test asserts that Xero holds every invoice exactly once (by InvoiceNumber) and that
+every invoice is bound to its Xero InvoiceID.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+from odoo import SUPERUSER_ID, Command, api
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tools import config
+
+from .common import API, XeroPeerMixin
+
+INVOICES = API + "/Invoices"
+TOKEN = "/connect/token"
+
+# A cron worker in a process of its own (killed with SIGKILL by the test).
+WORKER_SCRIPT = """
+import sys
+import odoo
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+odoo.tools.config.parse_config(["-c", sys.argv[1], "--log-level", "warn"])
+registry = Registry(sys.argv[2])
+with registry.cursor() as cr:
+    api.Environment(cr, SUPERUSER_ID, {})["account.move"]._cron_xero_export()
+print("WORKER DONE", flush=True)
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        assert cls.registry.test_cr is None, "these tests need real cursors (no test mode)"
+        cls._xero_start_peer()
+        cls.created = {"moves": [], "partners": [], "connections": []}
+        cls.addClassCleanup(cls._cleanup)
+        with cls.registry.cursor() as cr:
+            env = cls._env(cr)
+            cls.cron_id = env.ref("casemgr_xero.ir_cron_xero_export").id
+            cr.execute("SELECT COALESCE(MAX(id), 0) FROM ir_cron_trigger")
+            cls.trigger_floor = cr.fetchone()[0]
+            company = env.ref("base.main_company")
+            cls.company_id = company.id
+            cls.journal_id = (
+                env["account.journal"]
+                .search([("type", "=", "sale"), ("company_id", "=", company.id)], limit=1)
+                .id
+            )
+            assert cls.journal_id, "the test database's main company needs a sales journal"
+            conn = env["xero.connection"].create(cls._xero_connection_vals(company))
+            cls.created["connections"].append(conn.id)
+            cls.connection_id = conn.id
+            partners = env["res.partner"].create(
+                [{"name": f"Real Worker Client {i:02d}"} for i in range(12)]
+            )
+            cls.created["partners"] += partners.ids
+            cls.partner_ids = partners.ids
+
+    @classmethod
+    def _cleanup(cls):
+        moves = cls.created["moves"] or [0]
+        partners = cls.created["partners"] or [0]
+        conns = cls.created["connections"] or [0]
+        with cls.registry.cursor() as cr:
+            for sql, arg in (
+                ("DELETE FROM xero_failure WHERE connection_id = ANY(%s)", conns),
+                ("DELETE FROM mail_message WHERE model = 'account.move' AND res_id = ANY(%s)",
+                 moves),
+                ("DELETE FROM mail_followers WHERE res_model = 'account.move' AND res_id = ANY(%s)",
+                 moves),
+                ("DELETE FROM account_move WHERE id = ANY(%s)", moves),
+                ("DELETE FROM mail_message WHERE model = 'xero.connection' AND res_id = ANY(%s)",
+                 conns),
+                ("DELETE FROM mail_followers WHERE res_model = 'xero.connection' "
+                 "AND res_id = ANY(%s)", conns),
+                ("DELETE FROM xero_contact WHERE connection_id = ANY(%s)", conns),
+                ("DELETE FROM xero_connection WHERE id = ANY(%s)", conns),
+                ("DELETE FROM mail_followers WHERE partner_id = ANY(%s)", partners),
+                ("DELETE FROM res_partner WHERE id = ANY(%s)", partners),
+                ("DELETE FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
+                 (cls.cron_id, cls.trigger_floor)),
+            ):
+                cr.execute(sql, arg if isinstance(arg, tuple) else [arg])
+        cls.registry.clear_cache()
+
+    @staticmethod
+    def _env(cr):
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def setUp(self):
+        super().setUp()
+        self._xero_reset_peer()
+        with self.registry.cursor() as cr:
+            self._xero_bind(self._env(cr)["xero.connection"].browse(self.connection_id))
+
+    # ------------------------------------------------------------------ helpers
+    def _queue_invoices(self, count):
+        """Create, post and queue ``count`` invoices in a committed transaction."""
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            moves = env["account.move"].create(
+                [
+                    {
+                        "move_type": "out_invoice",
+                        "company_id": self.company_id,
+                        "journal_id": self.journal_id,
+                        "partner_id": self.partner_ids[i % len(self.partner_ids)],
+                        "invoice_date": "2019-01-01",
+                        "invoice_line_ids": [
+                            Command.create(
+                                {"name": f"Attendance, matter {i}", "quantity": 1,
+                                 "price_unit": 100.0 + i, "tax_ids": [Command.clear()]}
+                            )
+                        ],
+                    }
+                    for i in range(count)
+                ]
+            )
+            self.created["moves"] += moves.ids
+            moves.action_post()
+            queued, skipped = moves._xero_queue()
+            self.assertEqual(len(queued), count, skipped)
+            return moves.ids
+
+    def _rows(self, move_ids):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT id, name, xero_state, xero_invoice_id FROM account_move "
+                "WHERE id = ANY(%s) ORDER BY id",
+                [move_ids],
+            )
+            return cr.fetchall()
+
+    def _assert_exactly_once(self, move_ids):
+        rows = self._rows(move_ids)
+        by_number = Counter(inv["InvoiceNumber"] for inv in self.xero_local.invoices())
+        dupes = {num: n for num, n in by_number.items() if n > 1}
+        self.assertFalse(dupes, "duplicate invoices in Xero")
+        ids_in_xero = {inv["InvoiceNumber"]: inv["InvoiceID"] for inv in self.xero_local.invoices()}
+        self.assertEqual(set(ids_in_xero), {r[1] for r in rows}, "Xero holds exactly our invoices")
+        for _id, name, state, xero_id in rows:
+            self.assertEqual(state, "sent", name)
+            self.assertEqual(xero_id, ids_in_xero[name], f"{name} bound to its Xero invoice")
+        contacts = Counter(c["Name"] for c in self.xero_local.state()["contacts"])
+        self.assertFalse({k: v for k, v in contacts.items() if v > 1}, "duplicate contacts")
+
+    def _run_export(self):
+        with self.registry.cursor() as cr:
+            self._env(cr)["account.move"]._cron_xero_export()
+
+    # ------------------------------------------------------------------ tests
+    def test_two_real_workers_drain_one_queue_once(self):
+        move_ids = self._queue_invoices(120)
+        # Each PUT is held 1 s so that both workers are demonstrably in flight together.
+        self.proxy.delay(1.0, method="PUT", path_prefix=INVOICES, times=10)
+        barrier = threading.Barrier(2)
+        claimed = {0: [], 1: []}
+        errors = []
+        Move = self.registry["account.move"]
+        original_claim = Move._xero_claim_batch
+        worker_of = {}
+
+        def spy_claim(model, conn):
+            key, moves = original_claim(model, conn)
+            if moves:
+                claimed[worker_of[threading.get_ident()]].append(len(moves))
+            return key, moves
+
+        def worker(n):
+            worker_of[threading.get_ident()] = n
+            try:
+                barrier.wait(30)
+                with self.registry.cursor() as cr:
+                    self._env(cr)["account.move"]._cron_xero_export(max_batches=1)
+                    # A worker takes one batch per run here, then runs again, like a cron
+                    # re-triggered by itself: the two interleave on the queue.
+                while True:
+                    with self.registry.cursor() as cr:
+                        cr.execute(
+                            "SELECT count(*) FROM account_move WHERE id = ANY(%s) "
+                            "AND xero_state = 'queued'",
+                            [move_ids],
+                        )
+                        if not cr.fetchone()[0]:
+                            break
+                        self._env(cr)["account.move"]._cron_xero_export(max_batches=1)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        Move._xero_claim_batch = spy_claim
+        try:
+            threads = [threading.Thread(target=worker, args=(n,)) for n in (0, 1)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(180)
+        finally:
+            Move._xero_claim_batch = original_claim
+        self.assertFalse(errors, errors)
+        self.assertEqual(sum(claimed[0]) + sum(claimed[1]), 120, claimed)
+        # SKIP LOCKED: both workers got batches while the other held its claim.
+        self.assertTrue(claimed[0] and claimed[1], claimed)
+        self.assertEqual(self.proxy.count("PUT", INVOICES), 3)
+        self._assert_exactly_once(move_ids)
+
+    def test_worker_killed_mid_batch_is_looked_up_not_resent(self):
+        move_ids = self._queue_invoices(60)
+        # Xero stores the first batch, then its answer is held back until the worker is dead.
+        self.proxy.delay(15, method="PUT", path_prefix=INVOICES, times=1, after_forward=True)
+        env_vars = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER_SCRIPT, config.rcfile, get_db_name()],
+            env=env_vars,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                if self.proxy.count("PUT", INVOICES):
+                    break
+                time.sleep(0.1)
+            time.sleep(2)  # the PUT reached xero-local, which stores it; its answer is held
+            exited = proc.poll()
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            output = proc.stdout.read().decode(errors="replace")
+            proc.stdout.close()
+        self.assertIsNone(exited, f"the worker ended before it was killed: {output[-3000:]}")
+        self.assertEqual(len(self.xero_local.invoices()), 50, "Xero stored the first batch")
+        states = Counter(r[2] for r in self._rows(move_ids))
+        self.assertEqual(states, {"sending": 50, "queued": 10}, "claim committed, result lost")
+        # Nothing moves before the claim is stale (another worker may still be on it) …
+        self._run_export()
+        self.assertEqual(Counter(r[2] for r in self._rows(move_ids))["sending"], 50)
+        self.assertEqual(len(self.xero_local.invoices()), 60)
+        # … then time passes: 11 minutes later the stale batch is looked up, not resent.
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE account_move SET xero_attempt_at = xero_attempt_at - interval '11 minutes'"
+                " WHERE id = ANY(%s) AND xero_state = 'sending'",
+                [move_ids],
+            )
+        puts_before = self.proxy.count("PUT", INVOICES)
+        self._run_export()
+        self._assert_exactly_once(move_ids)
+        self.assertEqual(self.proxy.count("PUT", INVOICES), puts_before, "nothing sent again")
+
+    def test_two_concurrent_token_refreshes_post_once(self):
+        with self.registry.cursor() as cr:
+            self._env(cr)["xero.connection"].browse(
+                self.connection_id
+            )._xero_expire_token_for_test()
+        # Hold the token answer so that the second worker surely waits on the row lock.
+        self.proxy.delay(1.0, method="POST", path_prefix=TOKEN, times=2)
+        barrier = threading.Barrier(2)
+        tokens, errors = [None, None], []
+
+        def worker(n):
+            try:
+                with self.registry.cursor() as cr:
+                    conn = self._env(cr)["xero.connection"].browse(self.connection_id)
+                    client = conn._xero_client()
+                    client.get_token()  # read the (expired) pair, as a worker would
+                    barrier.wait(30)
+                    tokens[n] = client._current_token()["access_token"]
+                    client.find_contacts(names=["nobody"])  # the new token works
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertFalse(errors, errors)
+        self.assertEqual(self.proxy.count("POST", TOKEN), 1, "one refresh for two workers")
+        self.assertTrue(tokens[0])
+        self.assertEqual(tokens[0], tokens[1])
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT access_token FROM xero_connection WHERE id = %s", [self.connection_id]
+            )
+            self.assertEqual(cr.fetchone()[0], tokens[0])
