@@ -110,6 +110,9 @@ class XeroConnection(models.Model):
         "batch): an invoice number already used there by another contact is reported instead "
         "of sent. Useful when another system also sends invoices to this organisation.",
     )
+    contacts_synced_at = fields.Datetime(
+        copy=False, readonly=True, help="Last read of the organisation's contacts."
+    )
     # Payments
     payments_enabled = fields.Boolean(
         string="Import payments", help="Mirror payments made in Xero as Odoo payments."

@@ -3,16 +3,24 @@ from odoo import fields, models
 
 
 class XeroContact(models.Model):
-    """Binding of an Odoo commercial partner to a Xero ContactID, per connection."""
+    """A Xero contact of a connection's organisation, and the Odoo partner bound to it.
+
+    Rows without a partner are the organisation's other contacts, kept up to date from
+    ``GET /Contacts`` with If-Modified-Since: new partners are matched against them without
+    a lookup call per batch.
+    """
 
     _name = "xero.contact"
-    _description = "Xero Contact Binding"
-    _rec_name = "partner_id"
+    _description = "Xero Contact"
+    _rec_name = "name"
 
     connection_id = fields.Many2one("xero.connection", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
-    partner_id = fields.Many2one("res.partner", required=True, ondelete="cascade", index=True)
+    partner_id = fields.Many2one("res.partner", ondelete="set null", index=True)
     xero_contact_id = fields.Char(string="Xero ContactID", required=True, index=True)
+    name = fields.Char(string="Name in Xero")
+    email = fields.Char(string="E-mail in Xero")
+    contact_number = fields.Char(string="Contact number in Xero")
 
     _sql_constraints = [
         (

@@ -291,6 +291,13 @@ class XeroClient:
                 break
         return out
 
+    def list_contacts(self, if_modified_since=None) -> list[dict]:
+        """Every contact (summary) created or changed since ``if_modified_since``, all pages."""
+        kwargs = {"summary_only": True}
+        if if_modified_since is not None:
+            kwargs["if_modified_since"] = if_modified_since
+        return self._list_contacts(**kwargs)
+
     def find_contacts(
         self,
         names: Iterable[str] = (),
