@@ -591,6 +591,13 @@ class AccountMove(models.Model):
                 ) % {"inv": move.display_name}
                 Failure._xero_report("payment_import", move, message, connection)
                 results[xero_id] = ("failed", message)
+            except Exception as exc:  # noqa: BLE001 - one bad invoice must not block the others
+                _logger.exception("Xero payments of invoice %s could not be mirrored", move.id)
+                message = _(
+                    "Invoice %(inv)s: unexpected error while mirroring its Xero payments: %(msg)s"
+                ) % {"inv": move.display_name, "msg": exc}
+                Failure._xero_report("payment_import", move, message, connection)
+                results[xero_id] = ("failed", message)
             else:
                 Failure._xero_resolve("payment_import", move)
                 results[xero_id] = ("done", False)

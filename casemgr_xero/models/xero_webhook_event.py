@@ -141,8 +141,8 @@ class XeroWebhookEvent(models.Model):
 
     def _xero_process_connection(self, conn, force_poll=False, limit=MAX_INVOICES_PER_RUN):
         """Reconcile what the events, the poll and open failures point at. True if work remains."""
-        if conn._xero_paused():
-            wait = conn._xero_paused()
+        wait = conn._xero_paused()
+        if wait:
             self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger(
                 at=fields.Datetime.now() + timedelta(seconds=wait + 1)
             )
