@@ -4,14 +4,16 @@ from odoo.exceptions import ValidationError
 
 
 class XeroPaymentJournal(models.Model):
-    """Xero bank account (code or AccountID) [+ currency] → the Odoo journal its payments go to."""
+    """Xero bank account (Code or AccountID) [+ currency] → the Odoo journal of its payments."""
 
     _name = "xero.payment.journal"
     _description = "Xero Payment Journal"
     _order = "connection_id, xero_account, currency_id"
     _rec_name = "xero_account"
 
-    connection_id = fields.Many2one("xero.connection", required=True, ondelete="cascade", index=True)
+    connection_id = fields.Many2one(
+        "xero.connection", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="connection_id.company_id", store=True)
     xero_account = fields.Char(
         string="Xero account",

@@ -2,8 +2,11 @@
 """Test base: a real xero-local (shared per process) behind a counting, fault-injecting proxy."""
 
 import time
+from decimal import Decimal
 
+from casemgr_xero_core.mapping import ContactData, InvoiceData, LineData, invoice_payload
 from casemgr_xero_core.testing.proxy import FaultProxy
+from casemgr_xero_core.testing.webhook import build_event
 from casemgr_xero_core.testing.xero_local import shared_xero_local
 
 from odoo import fields
@@ -103,10 +106,6 @@ class XeroPaymentsMixin:
 
     def _export(self, amount=1000.0, partner=None):
         """A posted customer invoice, created in xero-local and bound as the export would."""
-        from decimal import Decimal
-
-        from casemgr_xero_core.mapping import ContactData, InvoiceData, LineData, invoice_payload
-
         move = self.init_invoice(
             "out_invoice", partner=partner or self.partner_a, invoice_date="2019-01-01",
             amounts=[amount], post=True,
@@ -141,8 +140,6 @@ class XeroPaymentsMixin:
         self.connection._xero_client().delete_payment(payment_id)
 
     def _event(self, move_or_id, tenant_id=None, **kw):
-        from casemgr_xero_core.testing.webhook import build_event
-
         rid = move_or_id if isinstance(move_or_id, str) else move_or_id.xero_invoice_id
         return build_event(rid, tenant_id=tenant_id or self.connection.tenant_id, **kw)
 

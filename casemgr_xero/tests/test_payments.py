@@ -1,10 +1,16 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Payments from Xero: the reconcile, the payments cron (events, poll, retries), failures."""
 
+import json
 from datetime import timedelta
+
+from psycopg2 import IntegrityError
+
+from casemgr_xero_core.webhooks import parse_events
 
 from odoo import fields
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import XeroPaymentsMixin, XeroTestCommon
 
@@ -21,9 +27,6 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         self._xero_payments_reset()
 
     def _store(self, *events):
-        from casemgr_xero_core.webhooks import parse_events
-        import json
-
         parsed = parse_events(json.dumps({"events": list(events)}).encode())
         Event = self.env["xero.webhook.event"]
         n = Event._xero_store_events(self.connection.id, self.connection.company_id.id, parsed)
@@ -225,10 +228,6 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         self._store(self._event(move))
         self._run()
         pay = self._payments(move)
-        from psycopg2 import IntegrityError
-
-        from odoo.tools import mute_logger
-
         with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"):
             with self.env.cr.savepoint():
                 copy = pay.copy()
