@@ -24,6 +24,7 @@
         "wizards/xero_export_wizard_views.xml",
         "wizards/xero_drift_wizard_views.xml",
         "views/casemgr_xero_menus.xml",
+        "views/xero_payment_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -251,20 +251,12 @@ def make_connection(company, key, taxes):
     ):
         AMap.create({"connection_id": conn.id, "account_id": income.id, "xero_account_code": "200"})
     # Payments branch: Xero bank account 090 -> the company's bank journal (when merged)
-    if "xero.payment.journal" in env:
-        bank = env["account.journal"].search(
-            [("company_id", "=", company.id), ("type", "=", "bank")], limit=1
-        )
-        PJ = env["xero.payment.journal"]
-        try:
-            if not PJ.search([("connection_id", "=", conn.id)]):
-                PJ.create(
-                    {"connection_id": conn.id, "xero_account_code": "090", "journal_id": bank.id}
-                )
-        except Exception as exc:  # noqa: BLE001 - the other branch may name fields differently
-            log(f"could not map Xero account 090 to {bank.name}: {exc}")
-    else:
-        log("model xero.payment.journal not installed (payments branch not merged): skipped")
+    bank = env["account.journal"].search(
+        [("company_id", "=", company.id), ("type", "=", "bank")], limit=1
+    )
+    PJ = env["xero.payment.journal"]
+    if not PJ.search([("connection_id", "=", conn.id)]):
+        PJ.create({"connection_id": conn.id, "xero_account": "090", "journal_id": bank.id})
     return conn
 
 

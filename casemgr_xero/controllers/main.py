@@ -4,6 +4,12 @@ import logging
 from werkzeug.exceptions import Forbidden
 
 from casemgr_xero_core.errors import XeroError
+from casemgr_xero_core.webhooks import (
+    MAX_BODY_BYTES,
+    WebhookPayloadError,
+    parse_events,
+    verify_signature,
+)
 
 from odoo import http
 from odoo.http import request
@@ -37,3 +43,66 @@ class XeroController(http.Controller):
     @staticmethod
     def _xero_form_url(conn):
         return f"/odoo/action-casemgr_xero.xero_connection_action/{conn.id}"
+
+    # ------------------------------------------------------------------
+    # Xero webhooks
+    # ------------------------------------------------------------------
+    @http.route(
+        "/xero/webhook/<int:connection_id>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def xero_webhook(self, connection_id, **kwargs):
+        """Xero's signed event delivery (and its intent-to-receive check).
+
+        Raw body -> size check -> HMAC-SHA256 with the connection's key (constant time) ->
+        401 (empty) when wrong, or store the events (duplicates are no-ops) -> trigger the
+        payments cron -> 200 (empty). No Xero call here: Xero wants an answer within 5 s.
+        Events of another tenant than the connection's are dropped (logged, not stored) but
+        do not fail the delivery: Xero sends one app's events for all its organisations and
+        would disable a webhook that keeps failing.
+        """
+        httprequest = request.httprequest
+        if (httprequest.content_length or 0) > MAX_BODY_BYTES:
+            return self._xero_empty(400)
+        body = httprequest.get_data(cache=True)
+        if len(body) > MAX_BODY_BYTES:
+            return self._xero_empty(400)
+        cr = request.env.cr
+        cr.execute(
+            """
+            SELECT id, company_id, tenant_id, webhook_key
+              FROM xero_connection
+             WHERE id = %s AND active AND payments_enabled
+            """,
+            [connection_id],
+        )
+        row = cr.fetchone()
+        signature = httprequest.headers.get("x-xero-signature")
+        if not row or not row[3] or not verify_signature(body, signature, row[3]):
+            return self._xero_empty(401)
+        _conn_id, company_id, tenant_id, _key = row
+        try:
+            events = parse_events(body, MAX_BODY_BYTES)
+        except WebhookPayloadError as exc:
+            _logger.info("Xero webhook %s: malformed payload (%s)", connection_id, exc)
+            return self._xero_empty(400)
+        ours = [ev for ev in events if tenant_id and ev.tenant_id == tenant_id]
+        if len(ours) != len(events):
+            _logger.info(
+                "Xero webhook %s: %d event(s) of another organisation dropped",
+                connection_id,
+                len(events) - len(ours),
+            )
+        if ours:
+            Event = request.env["xero.webhook.event"].sudo()
+            if Event._xero_store_events(connection_id, company_id, ours):
+                request.env.ref("casemgr_xero.ir_cron_xero_payments").sudo()._trigger()
+        return self._xero_empty(200)
+
+    @staticmethod
+    def _xero_empty(status):
+        return request.make_response(b"", status=status)

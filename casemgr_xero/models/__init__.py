@@ -5,3 +5,6 @@ from . import xero_account_mapping
 from . import xero_tax_mapping
 from . import account_move
 from . import xero_tracking_mapping
+from . import xero_payment_journal
+from . import xero_webhook_event
+from . import account_payment

@@ -119,6 +119,16 @@ class XeroConnection(models.Model):
     )
     webhook_key = fields.Char(groups="base.group_system", copy=False)
     webhook_url = fields.Char(compute="_compute_webhook_url")
+    payment_poll_interval = fields.Integer(
+        string="Poll interval (minutes)",
+        default=10,
+        help="How often the payments cron also asks Xero for payments changed since the last "
+        "poll (catches anything a webhook missed). 0 = at every run.",
+    )
+    last_payment_poll = fields.Datetime(copy=False, readonly=True)
+    payment_journal_ids = fields.One2many(
+        "xero.payment.journal", "connection_id", string="Payment journals"
+    )
     redirect_uri = fields.Char(string="Redirect URI", compute="_compute_webhook_url")
     # Pacing shared by every worker (see _xero_pause_until)
     not_before = fields.Datetime(
@@ -545,6 +555,11 @@ class XeroConnection(models.Model):
     def action_xero_generate_webhook_key(self):
         self.ensure_one()
         self.sudo().webhook_key = secrets.token_urlsafe(48)
+        return True
+
+    def action_xero_sync_payments(self):
+        """Run the payments cron now, polling Xero whatever the interval says."""
+        self.env["xero.webhook.event"]._cron_xero_payments(force_poll=True)
         return True
 
     def action_xero_disconnect(self):

@@ -2,9 +2,15 @@
 """Test base: a real xero-local (shared per process) behind a counting, fault-injecting proxy."""
 
 import time
+from decimal import Decimal
 
+from casemgr_xero_core.mapping import ContactData, InvoiceData, LineData, invoice_payload
 from casemgr_xero_core.testing.proxy import FaultProxy
+from casemgr_xero_core.testing.webhook import build_event
 from casemgr_xero_core.testing.xero_local import shared_xero_local
+
+from odoo import fields
+from odoo.tests import HttpCase
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
@@ -68,6 +74,96 @@ class XeroTestCommon(XeroPeerMixin, AccountTestInvoicingCommon):
         super().setUpClass()
         cls.registry.enter_test_mode(cls.cr)
         cls.addClassCleanup(cls.registry.leave_test_mode)
+        cls._xero_start_peer()
+        cls.connection = cls.env["xero.connection"].create(
+            cls._xero_connection_vals(cls.env.company)
+        )
+
+    def setUp(self):
+        super().setUp()
+        self._xero_reset_peer()
+        self._xero_bind(self.connection)
+
+
+class XeroPaymentsMixin:
+    """Exported invoices bound to xero-local, Xero-side payments, signed events, the cron."""
+
+    WEBHOOK_KEY = "test-webhook-key-0123456789abcdefghijklmnopqrstuvwxyz"
+
+    @classmethod
+    def _xero_payments_setup(cls):
+        cls.bank_journal = cls.company_data["default_journal_bank"]
+        cls.env["xero.payment.journal"].create(
+            {"connection_id": cls.connection.id, "xero_account": "090",
+             "journal_id": cls.bank_journal.id}
+        )
+        cls.connection.sudo().write({"payments_enabled": True, "webhook_key": cls.WEBHOOK_KEY})
+        cls.payment_cron = cls.env.ref("casemgr_xero.ir_cron_xero_payments")
+
+    def _xero_payments_reset(self):
+        # The poll is not due unless a test asks for it.
+        self.connection.last_payment_poll = fields.Datetime.now()
+
+    def _export(self, amount=1000.0, partner=None):
+        """A posted customer invoice, created in xero-local and bound as the export would."""
+        move = self.init_invoice(
+            "out_invoice", partner=partner or self.partner_a, invoice_date="2019-01-01",
+            amounts=[amount], post=True,
+        )
+        total = Decimal(str(move.amount_total))
+        data = InvoiceData(
+            key=str(move.id),
+            number=move.name,
+            date=move.invoice_date,
+            due_date=move.invoice_date_due,
+            currency=move.currency_id.name,
+            lines=[LineData(move.name, quantity=Decimal(1), unit_amount=total,
+                            line_amount=total, account_code="200")],
+            contact=ContactData(key=str(move.partner_id.id), name=move.partner_id.name),
+            total=total,
+            line_amount_types="NoTax",
+        )
+        client = self.connection._xero_client()
+        (item,) = client.put_invoices([invoice_payload(data)], f"bind-{move.id}")
+        assert item.ok, item.messages
+        move.write({"xero_state": "sent", "xero_invoice_id": item.xero_id,
+                    "xero_connection_id": self.connection.id})
+        return move
+
+    def _xero_pay(self, move, amount, date="2019-01-05", code="090"):
+        return self.connection._xero_client().create_payment(
+            {"Invoice": {"InvoiceID": move.xero_invoice_id}, "Account": {"Code": code},
+             "Date": date, "Amount": amount}
+        )["PaymentID"]
+
+    def _xero_delete(self, payment_id):
+        self.connection._xero_client().delete_payment(payment_id)
+
+    def _event(self, move_or_id, tenant_id=None, **kw):
+        rid = move_or_id if isinstance(move_or_id, str) else move_or_id.xero_invoice_id
+        return build_event(rid, tenant_id=tenant_id or self.connection.tenant_id, **kw)
+
+    def _run(self, force_poll=False):
+        self.env.flush_all()
+        self.env["xero.webhook.event"]._cron_xero_payments(force_poll=force_poll)
+        self.env.invalidate_all()
+
+    def _payments(self, move):
+        return self.env["account.payment"].search(
+            [("xero_payment_id", "!=", False), ("invoice_ids", "in", move.ids)]
+        )
+
+    def _events(self):
+        return self.env["xero.webhook.event"].search([("connection_id", "=", self.connection.id)])
+
+
+class XeroHttpTestCommon(XeroPeerMixin, AccountTestInvoicingCommon, HttpCase):
+    """Like XeroTestCommon, for tests that post to the Odoo HTTP server (HttpCase already
+    puts the registry in test mode)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls._xero_start_peer()
         cls.connection = cls.env["xero.connection"].create(
             cls._xero_connection_vals(cls.env.company)

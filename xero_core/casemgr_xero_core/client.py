@@ -370,6 +370,33 @@ class XeroClient:
         )
         return list((body or {}).get("Payments") or [])
 
+    def list_payments(self, if_modified_since=None) -> list[dict]:
+        """Every page of GET /Payments (If-Modified-Since sent when given; some servers ignore
+        it, so callers filter on UpdatedDateUTC as well: see payments.invoices_to_look_at)."""
+        out: list[dict] = []
+        for page in range(1, MAX_PAGES + 1):
+            items = self.get_payments(if_modified_since=if_modified_since, page=page)
+            out.extend(items)
+            if len(items) < PAGE_SIZE:
+                break
+        return out
+
+    def get_payment(self, payment_id: str) -> dict:
+        """GET /Payments/{id}; raises NotFound when Xero does not know it."""
+        body, _h = self._call(
+            lambda: self.api.get_payment(
+                self.tenant_id,
+                payment_id,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            ),
+            is_write=False,
+        )
+        items = (body or {}).get("Payments") or [] if isinstance(body, dict) else []
+        if not items:
+            raise NotFound()
+        return items[0]
+
     def create_payment(self, payment: dict, idempotency_key: str | None = None) -> dict:
         kwargs = {"idempotency_key": idempotency_key} if idempotency_key else {}
         body, _h = self._call(

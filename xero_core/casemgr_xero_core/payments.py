@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 LIVE = "AUTHORISED"
 GONE = ("DELETED", "VOIDED")
@@ -37,3 +40,129 @@ def diff_payments(
         if xp is None or (xp.get("Status") or "").upper() in GONE:
             to_cancel.append(pid)
     return to_create, sorted(to_cancel)
+
+
+# ---------------------------------------------------------------------------
+# Xero Payment dict -> plain values
+# ---------------------------------------------------------------------------
+
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+
+def parse_xero_datetime(value) -> datetime | None:
+    """Xero's ``/Date(1546646400000+0000)/`` or an ISO string -> aware UTC datetime (or None)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    text = str(value).strip()
+    m = _MS_DATE.match(text)
+    if m:
+        # The offset only says which local time Xero shows; the milliseconds are UTC.
+        return datetime.fromtimestamp(int(m.group(1)) / 1000.0, tz=timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def parse_xero_date(value) -> date | None:
+    """The calendar date of a Xero date field (payment Date is a date, sent at midnight UTC)."""
+    dt = parse_xero_datetime(value)
+    return dt.date() if dt else None
+
+
+@dataclass(frozen=True)
+class PaymentData:
+    """What Odoo needs to know about one Xero payment, as plain values."""
+
+    payment_id: str
+    invoice_id: str | None
+    status: str
+    date: date | None
+    amount: float
+    currency: str | None
+    currency_rate: float | None
+    reference: str | None
+    account_code: str | None
+    account_id: str | None
+    updated: datetime | None
+    payment_type: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status == LIVE
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def payment_data(payment: dict, invoice: dict | None = None) -> PaymentData:
+    """Plain values of a Xero Payment dict. The currency is the invoice's (a Xero payment is
+    always in its invoice's currency); ``invoice`` supplies it when the payment's embedded
+    Invoice lacks it."""
+    inv = payment.get("Invoice") or {}
+    account = payment.get("Account") or {}
+    currency = inv.get("CurrencyCode") or (invoice or {}).get("CurrencyCode")
+    if isinstance(currency, dict):  # SDK-style enum serialisation
+        currency = currency.get("value")
+    return PaymentData(
+        payment_id=payment.get("PaymentID") or "",
+        invoice_id=inv.get("InvoiceID") or (invoice or {}).get("InvoiceID"),
+        status=(payment.get("Status") or LIVE).upper(),
+        date=parse_xero_date(payment.get("Date")),
+        amount=_float(payment.get("Amount")) or 0.0,
+        currency=(str(currency).upper() if currency else None),
+        currency_rate=_float(payment.get("CurrencyRate")),
+        reference=(payment.get("Reference") or "").strip() or None,
+        account_code=(account.get("Code") or "").strip() or None,
+        account_id=account.get("AccountID") or None,
+        updated=parse_xero_datetime(payment.get("UpdatedDateUTC")),
+        payment_type=payment.get("PaymentType"),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Poll: which invoices to look at
+# ---------------------------------------------------------------------------
+
+POLL_OVERLAP = timedelta(minutes=5)
+
+
+def invoices_to_look_at(
+    payments: Iterable[dict],
+    since: datetime | None,
+    bound_active_ids: Iterable[str] = (),
+    overlap: timedelta = POLL_OVERLAP,
+) -> list[str]:
+    """InvoiceIDs (first-seen order) of the payments changed since ``since``.
+
+    Filters client-side on UpdatedDateUTC (with ``overlap`` to absorb clock skew; the reconcile
+    is idempotent, so looking twice is harmless) because not every server honours
+    If-Modified-Since. A payment Odoo still has active (``bound_active_ids``) that Xero now
+    shows DELETED/VOIDED is included whatever its UpdatedDateUTC says.
+    """
+    bound = set(bound_active_ids or ())
+    cutoff = None
+    if since is not None:
+        cutoff = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        cutoff -= overlap
+    seen: dict[str, None] = {}
+    for p in payments or ():
+        inv_id = (p.get("Invoice") or {}).get("InvoiceID")
+        if not inv_id:
+            continue
+        status = (p.get("Status") or LIVE).upper()
+        updated = parse_xero_datetime(p.get("UpdatedDateUTC"))
+        changed = cutoff is None or updated is None or updated >= cutoff
+        gone_but_bound = status in GONE and p.get("PaymentID") in bound
+        if changed or gone_but_bound:
+            seen.setdefault(inv_id, None)
+    return list(seen)

@@ -1,0 +1,235 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Payments from Xero: the reconcile, the payments cron (events, poll, retries), failures."""
+
+import json
+from datetime import timedelta
+
+from psycopg2 import IntegrityError
+
+from casemgr_xero_core.webhooks import parse_events
+
+from odoo import fields
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import XeroPaymentsMixin, XeroTestCommon
+
+
+@tagged("post_install", "-at_install")
+class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._xero_payments_setup()
+
+    def setUp(self):
+        super().setUp()
+        self._xero_payments_reset()
+
+    def _store(self, *events):
+        parsed = parse_events(json.dumps({"events": list(events)}).encode())
+        Event = self.env["xero.webhook.event"]
+        n = Event._xero_store_events(self.connection.id, self.connection.company_id.id, parsed)
+        self.env.invalidate_all()
+        return n
+
+    # ------------------------------------------------------------------ create / delete
+    def test_create_then_delete(self):
+        move = self._export(1000.0)
+        total = move.amount_total
+        pid = self._xero_pay(move, total, date="2019-01-05")
+        self._store(self._event(move))
+        self._run()
+        pay = self._payments(move)
+        self.assertEqual(len(pay), 1)
+        self.assertEqual(pay.xero_payment_id, pid)
+        self.assertIn(pay.state, ("in_process", "paid"))
+        self.assertAlmostEqual(pay.amount, total)
+        self.assertEqual(str(pay.date), "2019-01-05")
+        self.assertEqual(pay.journal_id, self.bank_journal)
+        self.assertIn(move.payment_state, ("paid", "in_payment"))
+        self.assertTrue(pay.is_reconciled)
+        self.assertEqual(self._events().state, "done")
+        self.assertTrue(
+            any(pid in (m.body or "") for m in move.message_ids),
+            "a chatter note names the Xero payment",
+        )
+
+        self._xero_delete(pid)
+        self._store(self._event(move, event_date_utc="2030-01-01T00:00:00.000"))
+        self._run()
+        self.assertEqual(pay.state, "canceled")
+        self.assertEqual(move.payment_state, "not_paid")
+        self.assertEqual(self._payments(move), pay, "cancelled, never deleted")
+
+    def test_running_twice_changes_nothing(self):
+        move = self._export(500.0)
+        self._xero_pay(move, 200.0)
+        self._store(self._event(move))
+        self._run()
+        snapshot = (self._payments(move).ids, len(move.message_ids), move.amount_residual)
+        self.assertEqual(move.payment_state, "partial")
+        for _i in range(2):
+            self._store(self._event(move, event_date_utc=f"2030-01-0{_i + 1}T00:00:00.000"))
+            self._run(force_poll=True)
+        self.assertEqual(
+            (self._payments(move).ids, len(move.message_ids), move.amount_residual), snapshot
+        )
+
+    def test_redelivered_event_is_stored_once(self):
+        move = self._export()
+        ev = self._event(move)
+        self.assertEqual(self._store(ev), 1)
+        self.assertEqual(self._store(ev), 0)
+        self.assertEqual(self._store(ev, ev), 0)
+        self.assertEqual(len(self._events()), 1)
+
+    def test_delete_before_create_seen(self):
+        move = self._export(300.0)
+        pid = self._xero_pay(move, 100.0)
+        self._xero_delete(pid)
+        # the delete's event first, then the create's: order does not matter
+        self._store(self._event(move, event_date_utc="2030-01-02T00:00:00.000"))
+        self._store(self._event(move, event_date_utc="2030-01-01T00:00:00.000"))
+        self._run()
+        self.assertFalse(self._payments(move))
+        self.assertEqual(move.payment_state, "not_paid")
+        self.assertEqual(set(self._events().mapped("state")), {"done"})
+
+    def test_modified_payment_is_delete_plus_create(self):
+        move = self._export(300.0)
+        old = self._xero_pay(move, 100.0)
+        self._store(self._event(move))
+        self._run()
+        # "editing" a payment in Xero deletes it and creates another
+        self._xero_delete(old)
+        new = self._xero_pay(move, 150.0, date="2019-01-07")
+        self._store(self._event(move, event_date_utc="2030-01-01T00:00:00.000"))
+        self._run()
+        pays = self._payments(move)
+        self.assertEqual(
+            sorted((p.xero_payment_id, p.state == "canceled", p.amount) for p in pays),
+            sorted([(old, True, 100.0), (new, False, 150.0)]),
+        )
+        self.assertAlmostEqual(move.amount_residual, move.amount_total - 150.0)
+
+    def test_event_for_unknown_invoice_is_ignored(self):
+        self._store(self._event("00000000-1111-2222-3333-444444444444"))
+        self._store(self._event(self._export(), category="CONTACT"))
+        self.proxy.reset()
+        self._run()
+        self.assertEqual(set(self._events().mapped("state")), {"ignored"})
+        self.assertEqual(self.proxy.count("GET"), 0, "no Xero call for invoices we never sent")
+
+    # ------------------------------------------------------------------ poll
+    def test_poll_alone_mirrors_create_and_delete(self):
+        move = self._export(400.0)
+        pid = self._xero_pay(move, 400.0)
+        self.connection.last_payment_poll = fields.Datetime.now() - timedelta(hours=1)
+        self._run(force_poll=True)
+        pay = self._payments(move)
+        self.assertEqual(pay.xero_payment_id, pid)
+        self.assertIn(move.payment_state, ("paid", "in_payment"))
+        self.assertFalse(self._events())
+        self.assertTrue(self.connection.last_payment_poll)
+
+        # xero-local does not bump UpdatedDateUTC on delete: the poll still sees it because
+        # the payment is live in Odoo and DELETED in Xero.
+        self._xero_delete(pid)
+        self._run(force_poll=True)
+        self.assertEqual(pay.state, "canceled")
+        self.assertEqual(move.payment_state, "not_paid")
+
+    def test_poll_respects_interval(self):
+        move = self._export(400.0)
+        self._xero_pay(move, 10.0)
+        self.connection.write(
+            {"payment_poll_interval": 10, "last_payment_poll": fields.Datetime.now()}
+        )
+        self._run()
+        self.assertFalse(self._payments(move), "poll not due yet, no event")
+        self.connection.last_payment_poll = fields.Datetime.now() - timedelta(minutes=11)
+        self._run()
+        self.assertEqual(len(self._payments(move)), 1)
+
+    # ------------------------------------------------------------------ failures
+    def test_unmapped_account_fails_then_succeeds_once_mapped(self):
+        move = self._export(250.0)
+        pid = self._xero_pay(move, 250.0, code="091")
+        self._store(self._event(move))
+        self._run()
+        self.assertFalse(self._payments(move))
+        self.assertEqual(self._events().state, "failed")
+        failure = self.env["xero.failure"].search(
+            [("kind", "=", "payment_import"), ("res_model", "=", "account.move"),
+             ("res_id", "=", move.id)]
+        )
+        self.assertEqual(failure.state, "open")
+        self.assertIn("091", failure.message)
+        self.assertIn(move.name, failure.message)
+        self.assertIn("Xero account", failure.message)
+
+        self._run()  # still unmapped: same failure, bumped
+        self.assertEqual(failure.attempts, 2)
+
+        self.env["xero.payment.journal"].create(
+            {"connection_id": self.connection.id, "xero_account": "091",
+             "journal_id": self.company_data["default_journal_cash"].id}
+        )
+        self._run()
+        pay = self._payments(move)
+        self.assertEqual(pay.xero_payment_id, pid)
+        self.assertEqual(pay.journal_id, self.company_data["default_journal_cash"])
+        self.assertEqual(failure.state, "resolved")
+        self.assertEqual(self._events().state, "done")
+
+    def test_amount_above_residual_fails(self):
+        move = self._export(100.0)
+        self._xero_pay(move, move.amount_total + 50.0)
+        self._store(self._event(move))
+        self._run()
+        self.assertFalse(self._payments(move))
+        failure = self.env["xero.failure"].search(
+            [("kind", "=", "payment_import"), ("res_id", "=", move.id),
+             ("res_model", "=", "account.move")]
+        )
+        self.assertIn("Amount Due", failure.message)
+
+    def test_locked_period_fails(self):
+        move = self._export(100.0)
+        self._xero_pay(move, 10.0, date="2019-01-05")
+        move.company_id.fiscalyear_lock_date = "2019-01-31"
+        self._store(self._event(move))
+        self._run()
+        self.assertFalse(self._payments(move))
+        failure = self.env["xero.failure"].search(
+            [("kind", "=", "payment_import"), ("res_id", "=", move.id),
+             ("res_model", "=", "account.move")]
+        )
+        self.assertIn("locked", failure.message)
+
+    def test_currency_specific_mapping_wins(self):
+        usd_journal = self.env["account.journal"].create(
+            {"name": "Bank USD", "code": "BUSD", "type": "bank"}
+        )
+        self.env["xero.payment.journal"].create(
+            {"connection_id": self.connection.id, "xero_account": "090",
+             "currency_id": self.env.company.currency_id.id, "journal_id": usd_journal.id}
+        )
+        move = self._export(100.0)
+        self._xero_pay(move, 10.0)
+        self._store(self._event(move))
+        self._run()
+        self.assertEqual(self._payments(move).journal_id, usd_journal)
+
+    def test_unique_xero_payment_id_per_company(self):
+        move = self._export(100.0)
+        self._xero_pay(move, 10.0)
+        self._store(self._event(move))
+        self._run()
+        pay = self._payments(move)
+        with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"):
+            with self.env.cr.savepoint():
+                copy = pay.copy()
+                copy.xero_payment_id = pay.xero_payment_id
+                copy.flush_recordset()
