@@ -62,6 +62,12 @@ class XeroFailure(models.Model):
             ("state", "in", ("open", "retrying")),
         ]
         failure = self.sudo().search(domain, limit=1)
+        if not failure:
+            acknowledged = self.sudo().search(
+                domain[:3] + [("state", "=", "ignored"), ("message", "=", message)], limit=1
+            )
+            if acknowledged:
+                return acknowledged  # a person saw this very problem and chose to ignore it
         now = fields.Datetime.now()
         if failure:
             failure.write(

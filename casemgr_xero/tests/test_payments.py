@@ -233,3 +233,35 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
                 copy = pay.copy()
                 copy.xero_payment_id = pay.xero_payment_id
                 copy.flush_recordset()
+
+    def test_refund_made_in_xero_is_reported_not_ignored(self):
+        move = self._export(400.0)
+        client = self.connection._xero_client()
+        # A credit note entered in Xero and applied to our invoice (xero-local keeps what it is
+        # told; real Xero lists it in the invoice's CreditNotes).
+        client.request(
+            "POST",
+            f"/Invoices/{move.xero_invoice_id}",
+            body={"Invoices": [{"CreditNotes": [{"CreditNoteID": "cn-made-in-xero",
+                                                 "CreditNoteNumber": "CN-0042", "Total": 50.0}],
+                                "AmountCredited": 50.0}]},
+        )
+        self._store(self._event(move))
+        self._run()
+        failure = self.env["xero.failure"].search(
+            [("res_model", "=", "account.move"), ("res_id", "=", move.id)]
+        )
+        self.assertEqual(failure.state, "open")
+        self.assertIn("CN-0042", failure.message)
+        self.assertIn("by hand", failure.message)
+        # The person records it and presses Ignore: the next check does not reopen it.
+        failure.action_xero_ignore()
+        self._store(self._event(move, event_date_utc="2030-01-03T00:00:00.000"))
+        self._run()
+        self.assertEqual(self._events().mapped("state"), ["done", "done"])
+        self.assertEqual(failure.state, "ignored")
+        self.assertFalse(
+            self.env["xero.failure"].search(
+                [("res_id", "=", move.id), ("state", "in", ("open", "retrying"))]
+            )
+        )
