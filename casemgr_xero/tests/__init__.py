@@ -1,2 +1,3 @@
 from . import test_xero_connection
 from . import test_export
+from . import test_dashboard
