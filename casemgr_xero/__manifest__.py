@@ -25,6 +25,7 @@
         "views/casemgr_xero_menus.xml",
         "data/xero_failure_data.xml",
         "views/xero_connection_dashboard_views.xml",
+        "wizards/xero_csv_export_wizard_views.xml",
         "views/xero_dashboard_menus.xml",
     ],
     "installable": True,

@@ -1,2 +1,3 @@
 from . import xero_tenant_select_wizard
 from . import xero_export_wizard
+from . import xero_csv_export_wizard
