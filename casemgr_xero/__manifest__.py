@@ -25,6 +25,10 @@
         "wizards/xero_drift_wizard_views.xml",
         "views/casemgr_xero_menus.xml",
         "views/xero_payment_views.xml",
+        "data/xero_failure_data.xml",
+        "views/xero_connection_dashboard_views.xml",
+        "wizards/xero_csv_export_wizard_views.xml",
+        "views/xero_dashboard_menus.xml",
     ],
     "assets": {
         "web.assets_tests": [

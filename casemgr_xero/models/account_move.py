@@ -1,7 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Customer invoices → Xero, in batches of 50, exactly once.
 
-State machine (``xero_state``): not_sent → queued → sending → sent | failed.
+State machine (``xero_state``): not_sent → queued → sending → sent | failed; ``csv`` marks an
+invoice exported by the legacy CSV wizard (imported into Xero by hand), never sent by the API.
 The cron claims a batch (row locks that skip rows another worker holds, ``queued`` →
 ``sending`` with an attempt key) and commits before the HTTP call; the results are written
 only onto rows that still carry that attempt key. A batch whose outcome is unknown (dropped
@@ -48,6 +49,7 @@ class AccountMove(models.Model):
             ("sending", "Sending"),
             ("sent", "Sent"),
             ("failed", "Failed"),
+            ("csv", "Exported by CSV"),
         ],
         string="Xero",
         default="not_sent",
@@ -90,6 +92,9 @@ class AccountMove(models.Model):
             return _("already in Xero")
         if self.xero_state in ("queued", "sending"):
             return _("already queued")
+        if self.xero_state == "csv":
+            # Imported into Xero by hand from a CSV file: sending it too would duplicate it.
+            return _("already exported by CSV")
         conn = connections.get(self.company_id.id)
         if not conn:
             return _("company %s has no Xero connection") % self.company_id.name

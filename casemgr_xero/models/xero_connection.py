@@ -25,6 +25,7 @@ _logger = logging.getLogger(__name__)
 _DEFAULTS = XeroEndpoints()
 CALLBACK_PATH = "/xero/oauth/callback"
 WEBHOOK_PATH = "/xero/webhook/%s"
+_RECONNECT_SUMMARY = "Reconnect Xero"
 SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
 
 
@@ -46,7 +47,7 @@ def short_transaction(registry):
 class XeroConnection(models.Model):
     _name = "xero.connection"
     _description = "Xero Connection"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "company_id, id"
 
     name = fields.Char(required=True, default="Xero", tracking=True)
@@ -134,6 +135,10 @@ class XeroConnection(models.Model):
     not_before = fields.Datetime(
         copy=False, readonly=True, help="No Xero call is made before this time (rate limits)."
     )
+    # Dashboard
+    xero_failure_count = fields.Integer(
+        string="Open failures", compute="_compute_xero_failure_count"
+    )
 
     _sql_constraints = [
         (
@@ -216,6 +221,7 @@ class XeroConnection(models.Model):
 
     def _xero_save_token(self, token):
         """Write a token pair on ``self`` (an env whose transaction the caller commits)."""
+        reconnected = self.tenant_id and self.state != "connected"
         self.sudo().write(
             {
                 "access_token": token["access_token"],
@@ -225,6 +231,16 @@ class XeroConnection(models.Model):
                 "last_error": False,
             }
         )
+        if reconnected:
+            self._xero_on_reconnected()
+
+    def _xero_on_reconnected(self):
+        """The connection works again: close its 'auth' failures and reconnect to-dos."""
+        for conn in self.sudo():
+            conn.env["xero.failure"]._xero_resolve("auth", conn, conn)
+            conn.activity_ids.filtered(lambda a: a.summary == _RECONNECT_SUMMARY).action_feedback(
+                feedback=_("Reconnected to Xero.")
+            )
 
     def _xero_refresh(self, stale_token=None):
         """Return a valid token, exchanging the refresh token at most once across workers.
@@ -262,14 +278,64 @@ class XeroConnection(models.Model):
                     )
             except ReconnectRequired as exc:
                 conn.write({"state": "needs_reconnect", "last_error": exc.message})
+                try:
+                    with conn.env.cr.savepoint():
+                        conn._xero_on_needs_reconnect()
+                except Exception:  # noqa: BLE001 - never lose the state change above
+                    _logger.exception("Xero connection %s: needs-reconnect hook failed", conn.id)
                 conn.env.cr.commit()
-                conn._xero_on_needs_reconnect()
                 raise
             conn._xero_save_token(new)
         return new
 
     def _xero_on_needs_reconnect(self):
-        """Hook: the dashboard files a failure and schedules an activity."""
+        """Xero refused the stored grant: file an 'auth' failure on the dashboard and give
+        the company's billing administrators a to-do to reconnect (once, not per attempt)."""
+        activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        manager_group = self.env.ref("account.group_account_manager")
+        for conn in self:
+            message = _(
+                "Xero connection %(name)s (%(company)s) must be reconnected: %(error)s"
+            ) % {
+                "name": conn.name,
+                "company": conn.company_id.name,
+                "error": conn.last_error or _("Xero refused the stored authorisation."),
+            }
+            self.env["xero.failure"]._xero_report("auth", conn, message, conn)
+            if not activity_type:
+                continue
+            users = manager_group.users.filtered(
+                lambda u, c=conn: not u.share and c.company_id in u.company_ids
+            )
+            already = conn.activity_ids.filtered(
+                lambda a: a.activity_type_id == activity_type and a.summary == _RECONNECT_SUMMARY
+            ).user_id
+            for user in users - already:
+                conn.activity_schedule(
+                    act_type_xmlid="mail.mail_activity_data_todo",
+                    summary=_RECONNECT_SUMMARY,
+                    note=message,
+                    user_id=user.id,
+                )
+
+    @api.depends("company_id")
+    def _compute_xero_failure_count(self):
+        counts = dict(
+            self.env["xero.failure"]._read_group(
+                [("connection_id", "in", self.ids), ("state", "in", ("open", "retrying"))],
+                ["connection_id"],
+                ["__count"],
+            )
+        )
+        for conn in self:
+            conn.xero_failure_count = counts.get(conn._origin, 0)
+
+    def action_xero_open_failures(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("casemgr_xero.xero_failure_action")
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {"search_default_open": 1}
+        return action
 
     def _xero_pause_until(self, when):
         """Share a 'do not call Xero before' time with every worker (429 / exhausted budget)."""
@@ -399,6 +465,7 @@ class XeroConnection(models.Model):
                     "last_error": False,
                 }
             )
+            self._xero_on_reconnected()
             return True
         self.write({"available_tenant_ids": orgs, "state": "choose_tenant"})
         return self.action_xero_choose_tenant()
@@ -428,6 +495,7 @@ class XeroConnection(models.Model):
             ) from exc
         name = org.get("Name") or self.tenant_name
         self.write({"tenant_name": name, "state": "connected", "last_error": False})
+        self._xero_on_reconnected()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

@@ -1,5 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import api, fields, models
+import logging
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
+
+RETENTION_PARAM = "casemgr_xero.failure_retention_days"
+DEFAULT_RETENTION_DAYS = 30
+SUMMARY_LENGTH = 240
 
 KINDS = [
     ("invoice_export", "Invoice export"),
@@ -49,22 +59,51 @@ class XeroFailure(models.Model):
         required=True,
         index=True,
         tracking=True,
+        group_expand=True,  # the dashboard always shows the four columns
     )
+    summary = fields.Char(
+        string="Last Xero message",
+        compute="_compute_summary",
+        help="Xero's last message in one short paragraph.",
+    )
+    xero_url = fields.Char(string="Open in Xero", compute="_compute_xero_url")
+
+    @api.depends("message")
+    def _compute_summary(self):
+        for failure in self:
+            text = " ".join((failure.message or "").split())
+            if len(text) > SUMMARY_LENGTH:
+                text = text[: SUMMARY_LENGTH - 1].rstrip() + "…"
+            failure.summary = text
+
+    @api.depends("res_model", "res_id")
+    def _compute_xero_url(self):
+        move_ids = [f.res_id for f in self if f.res_model == "account.move" and f.res_id]
+        urls = {}
+        if move_ids:
+            moves = self.env["account.move"].browse(move_ids).exists()
+            urls = {m.id: m.xero_url for m in moves}
+        for failure in self:
+            failure.xero_url = (
+                urls.get(failure.res_id) if failure.res_model == "account.move" else False
+            ) or False
 
     @api.model
     def _xero_report(self, kind, record, message, connection=None):
         """Open (or bump) the failure of ``kind`` for ``record``; return it."""
         company = connection.company_id if connection else record.company_id
+        # Per company: a shared record (e.g. a partner) can fail in two organisations.
         domain = [
             ("kind", "=", kind),
             ("res_model", "=", record._name),
             ("res_id", "=", record.id),
+            ("company_id", "=", company.id),
             ("state", "in", ("open", "retrying")),
         ]
         failure = self.sudo().search(domain, limit=1)
         if not failure:
             acknowledged = self.sudo().search(
-                domain[:3] + [("state", "=", "ignored"), ("message", "=", message)], limit=1
+                domain[:4] + [("state", "=", "ignored"), ("message", "=", message)], limit=1
             )
             if acknowledged:
                 return acknowledged  # a person saw this very problem and chose to ignore it
@@ -94,21 +133,38 @@ class XeroFailure(models.Model):
         )
 
     @api.model
-    def _xero_resolve(self, kind, records):
-        """A success on ``records`` closes their open failures of ``kind``."""
+    def _xero_resolve(self, kind, records, connection=None):
+        """A success on ``records`` closes their open failures of ``kind`` (only those of
+        ``connection``'s company when given: a shared partner may still fail elsewhere)."""
         if not records:
             return
-        self.sudo().search(
-            [
-                ("kind", "=", kind),
-                ("res_model", "=", records._name),
-                ("res_id", "in", records.ids),
-                ("state", "in", ("open", "retrying")),
-            ]
-        ).write({"state": "resolved"})
+        domain = [
+            ("kind", "=", kind),
+            ("res_model", "=", records._name),
+            ("res_id", "in", records.ids),
+            ("state", "in", ("open", "retrying")),
+        ]
+        if connection:
+            domain.append(("company_id", "=", connection.company_id.id))
+        self.sudo().search(domain).write({"state": "resolved"})
+
+    # ------------------------------------------------------------------
+    # Buttons
+    # ------------------------------------------------------------------
+    def _xero_record(self):
+        """The record this failure is about (empty when it no longer exists)."""
+        self.ensure_one()
+        if not self.res_model or not self.res_id or self.res_model not in self.env:
+            return None
+        return self.env[self.res_model].browse(self.res_id).exists()
 
     def action_xero_open_record(self):
         self.ensure_one()
+        if not self._xero_record():
+            raise UserError(
+                _("Xero failure %(name)s: the record it is about no longer exists; ignore it.")
+                % {"name": self.name}
+            )
         return {
             "type": "ir.actions.act_window",
             "res_model": self.res_model,
@@ -116,6 +172,145 @@ class XeroFailure(models.Model):
             "view_mode": "form",
         }
 
+    def action_xero_open_in_xero(self):
+        self.ensure_one()
+        if not self.xero_url:
+            raise UserError(
+                _("Xero failure %(name)s: this record is not in Xero yet.") % {"name": self.name}
+            )
+        return {"type": "ir.actions.act_url", "url": self.xero_url, "target": "new"}
+
     def action_xero_ignore(self):
         self.write({"state": "ignored"})
         return True
+
+    def action_xero_retry(self):
+        """Re-queue the work behind each failure (the same record, never a copy).
+
+        * invoice export of an invoice → back in the export queue, the cron is triggered; the
+          export resolves the failure when Xero accepts the invoice;
+        * an authentication failure → the connection form (Reconnect resolves it);
+        * any other record → ``record._xero_retry_failure(failure)`` when its model defines it
+          (payments, contacts, … plug in there); it returns an action or True.
+        """
+        failures = self.filtered(lambda f: f.state in ("open", "retrying"))
+        if not failures:
+            raise UserError(_("Retry: only open failures can be retried."))
+        auth = failures.filtered(lambda f: f.kind == "auth")
+        if auth:
+            if len(failures) > 1:
+                raise UserError(
+                    _(
+                        "Retry: %(name)s is a connection problem; open it alone and reconnect "
+                        "the Xero connection."
+                    )
+                    % {"name": auth[0].name}
+                )
+            return auth._xero_retry_auth()
+        invoices = failures.filtered(
+            lambda f: f.kind == "invoice_export" and f.res_model == "account.move"
+        )
+        actions = []
+        lines = []
+        skipped = []
+        if invoices:
+            done, skip = invoices._xero_retry_invoices()
+            if done:
+                lines.append(_("%s invoice(s) queued for Xero again.") % len(done))
+            skipped += skip
+        for failure in failures - invoices:
+            record = failure._xero_record()
+            if not record:
+                skipped.append(_("%s: the record no longer exists") % failure.name)
+                continue
+            if not hasattr(record, "_xero_retry_failure"):
+                skipped.append(
+                    _("%(name)s: cannot be retried from here, open the record and fix it")
+                    % {"name": failure.name}
+                )
+                continue
+            result = record._xero_retry_failure(failure)
+            failure.state = "retrying"
+            if isinstance(result, dict):
+                actions.append(result)
+            else:
+                lines.append(_("%s: retrying.") % failure.name)
+        if not lines and not actions:
+            raise UserError(_("Retry did nothing:\n%s") % "\n".join(skipped))
+        if len(actions) == 1 and not lines and not skipped:
+            return actions[0]
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Retry"),
+                "message": "\n".join(lines + [_("Skipped: %s") % s for s in skipped]),
+                "type": "warning" if skipped else "success",
+                "sticky": bool(skipped),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _xero_retry_invoices(self):
+        """Put the invoices back in the export queue; return (retried failures, [reasons])."""
+        moves = self.env["account.move"].browse(self.mapped("res_id")).exists()
+        queued, skipped = moves._xero_queue()
+        reasons = []
+        for reason, skipped_moves in skipped.items():
+            reasons.append(
+                _("%(names)s (%(reason)s)")
+                % {"names": ", ".join(skipped_moves.mapped("display_name")), "reason": reason}
+            )
+        missing = self.filtered(lambda f: f.res_id not in moves.ids)
+        reasons += [_("%s: the invoice no longer exists") % f.name for f in missing]
+        done = self.filtered(lambda f: f.res_id in queued.ids)
+        done.write({"state": "retrying"})
+        return done, reasons
+
+    def _xero_retry_auth(self):
+        self.ensure_one()
+        connection = self.connection_id
+        if not connection and self.res_model == "xero.connection":
+            connection = self._xero_record()
+        if not connection:
+            raise UserError(
+                _("Xero failure %(name)s: its connection no longer exists.") % {"name": self.name}
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "xero.connection",
+            "res_id": connection.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }
+
+    # ------------------------------------------------------------------
+    # Cron
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_xero_failure_cleanup(self):
+        """Delete resolved and ignored failures untouched for longer than the retention period.
+
+        The age is counted from the last change (resolving or ignoring is one), so that a
+        failure ignored today stays visible for the whole period even if Xero first
+        reported it long ago.
+        """
+        param = self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM)
+        try:
+            days = int(param) if param not in (None, False, "") else DEFAULT_RETENTION_DAYS
+        except ValueError:
+            _logger.warning("%s=%r is not a number of days; using %s", RETENTION_PARAM, param,
+                            DEFAULT_RETENTION_DAYS)
+            days = DEFAULT_RETENTION_DAYS
+        if days < 0:
+            return 0
+        limit = fields.Datetime.now() - timedelta(days=days)
+        old = self.sudo().search(
+            [("state", "in", ("resolved", "ignored")), ("write_date", "<", limit)]
+        )
+        count = len(old)
+        old.unlink()
+        if count:
+            _logger.info("Deleted %s resolved/ignored Xero failures older than %s days", count, days)
+        return count

@@ -7,3 +7,6 @@ from . import test_webhook
 from . import test_payments
 from . import test_faults_real
 from . import test_tours
+from . import test_dashboard
+from . import test_multi_company
+from . import test_csv_export

@@ -34,4 +34,5 @@ class XeroTenantSelectWizard(models.TransientModel):
                 "last_error": False,
             }
         )
+        self.connection_id._xero_on_reconnected()
         return {"type": "ir.actions.act_window_close"}
