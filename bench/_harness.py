@@ -29,8 +29,11 @@ def _pg_env():
     cp.read(CONF)
     o = cp["options"]
     env = dict(os.environ)
-    env.update(PGHOST=o.get("db_host", "127.0.0.1"), PGPORT=o.get("db_port", "5432"),
-               PGUSER=o.get("db_user", "odoo"))
+    env.update(
+        PGHOST=o.get("db_host", "127.0.0.1"),
+        PGPORT=o.get("db_port", "5432"),
+        PGUSER=o.get("db_user", "odoo"),
+    )
     return env
 
 
@@ -42,13 +45,33 @@ def throwaway_db(name):
     try:
         state = subprocess.run(
             ["psql", "-tAc", "SELECT state FROM ir_module_module WHERE name='casemgr_xero'", db],
-            env=env, capture_output=True, text=True, check=True).stdout.strip()
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         if state != "installed":
-            subprocess.run([sys.executable, "-m", "odoo", "-c", CONF, "-d", db, "-i", "casemgr_xero",
-                            "--stop-after-init", "--no-http", "--max-cron-threads=0",
-                            "--addons-path", f"{REPO},{_odoo_addons()}"],
-                           check=True, env=dict(env, PYTHONPATH=str(REPO / "xero_core")),
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "odoo",
+                    "-c",
+                    CONF,
+                    "-d",
+                    db,
+                    "-i",
+                    "casemgr_xero",
+                    "--stop-after-init",
+                    "--no-http",
+                    "--max-cron-threads=0",
+                    "--addons-path",
+                    f"{REPO},{_odoo_addons()}",
+                ],
+                check=True,
+                env=dict(env, PYTHONPATH=str(REPO / "xero_core")),
+                stdout=subprocess.DEVNULL,
+            )
         yield db
     finally:
         subprocess.run(["dropdb", "--if-exists", "--force", db], env=env, check=False)
@@ -56,19 +79,23 @@ def throwaway_db(name):
 
 def _odoo_addons():
     import odoo.addons
+
     return ",".join(os.path.realpath(p) for p in odoo.addons.__path__)
 
 
 def odoo_registry(db):
     import odoo
     from odoo.modules.registry import Registry
-    odoo.tools.config.parse_config(["-c", CONF, "--log-level", "warn",
-                                    "--addons-path", f"{REPO},{_odoo_addons()}"])
+
+    odoo.tools.config.parse_config(
+        ["-c", CONF, "--log-level", "warn", "--addons-path", f"{REPO},{_odoo_addons()}"]
+    )
     return Registry(db)
 
 
 def env_of(cr):
     from odoo import SUPERUSER_ID, api
+
     return api.Environment(cr, SUPERUSER_ID, {})
 
 
@@ -87,39 +114,73 @@ def setup_connection(registry, xl, proxy):
         env = env_of(cr)
         company = env.ref("base.main_company")
         base = proxy.url
-        conn = env["xero.connection"].create({
-            "name": "Bench", "company_id": company.id, "client_id": "C", "client_secret": "S",
-            "api_url": base + API, "connections_url": base + "/connections",
-            "token_url": base + "/connect/token", "authorize_url": base + "/authorize",
-            "revocation_url": base + "/connect/revocation",
-        })
-        conn.sudo().write({"tenant_id": xl.tenant_id(), "tenant_name": "Bench", "state": "connected",
-                           "access_token": "A", "refresh_token": "R",
-                           "token_expires_at": time.time() + 86400})
+        conn = env["xero.connection"].create(
+            {
+                "name": "Bench",
+                "company_id": company.id,
+                "client_id": "C",
+                "client_secret": "S",
+                "api_url": base + API,
+                "connections_url": base + "/connections",
+                "token_url": base + "/connect/token",
+                "authorize_url": base + "/authorize",
+                "revocation_url": base + "/connect/revocation",
+            }
+        )
+        conn.sudo().write(
+            {
+                "tenant_id": xl.tenant_id(),
+                "tenant_name": "Bench",
+                "state": "connected",
+                "access_token": "A",
+                "refresh_token": "R",
+                "token_expires_at": time.time() + 86400,
+            }
+        )
         return conn.id
 
 
 def make_partners(registry, count, prefix="Bench Client"):
     with registry.cursor() as cr:
-        return env_of(cr)["res.partner"].create(
-            [{"name": f"{prefix} {i:04d}", "email": f"c{i}@example.com"} for i in range(count)]).ids
+        return (
+            env_of(cr)["res.partner"]
+            .create(
+                [{"name": f"{prefix} {i:04d}", "email": f"c{i}@example.com"} for i in range(count)]
+            )
+            .ids
+        )
 
 
 def make_invoices(registry, partner_ids, count, queue=True, chunk=500):
     """Posted (and queued) one-line invoices; partner i % len(partner_ids)."""
     from odoo import Command
+
     ids = []
     for start in range(0, count, chunk):
         with registry.cursor() as cr:
             env = env_of(cr)
             journal = env["account.journal"].search([("type", "=", "sale")], limit=1)
-            moves = env["account.move"].create([{
-                "move_type": "out_invoice", "journal_id": journal.id,
-                "partner_id": partner_ids[i % len(partner_ids)], "invoice_date": "2019-01-01",
-                "invoice_line_ids": [Command.create({"name": f"Fees {i}", "quantity": 1,
-                                                     "price_unit": 100.0 + i % 97,
-                                                     "tax_ids": [Command.clear()]})],
-            } for i in range(start, min(count, start + chunk))])
+            moves = env["account.move"].create(
+                [
+                    {
+                        "move_type": "out_invoice",
+                        "journal_id": journal.id,
+                        "partner_id": partner_ids[i % len(partner_ids)],
+                        "invoice_date": "2019-01-01",
+                        "invoice_line_ids": [
+                            Command.create(
+                                {
+                                    "name": f"Fees {i}",
+                                    "quantity": 1,
+                                    "price_unit": 100.0 + i % 97,
+                                    "tax_ids": [Command.clear()],
+                                }
+                            )
+                        ],
+                    }
+                    for i in range(start, min(count, start + chunk))
+                ]
+            )
             moves.action_post()
             if queue:
                 moves._xero_queue()
@@ -143,14 +204,19 @@ def run_cron_until_done(registry, max_wait=900):
         with registry.cursor() as cr:
             env = env_of(cr)
             cron = env.ref("casemgr_xero.ir_cron_xero_export")
-            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= now() at time zone 'utc'",
-                       [cron.id])
+            cr.execute(
+                "DELETE FROM ir_cron_trigger "
+                "WHERE cron_id = %s AND call_at <= now() at time zone 'utc'",
+                [cron.id],
+            )
             env["account.move"]._cron_xero_export()
             runs += 1
         with registry.cursor() as cr:
-            cr.execute("SELECT min(call_at) - (now() at time zone 'utc') FROM ir_cron_trigger "
-                       "WHERE cron_id = (SELECT res_id FROM ir_model_data WHERE module='casemgr_xero' "
-                       "AND name='ir_cron_xero_export')")
+            cr.execute(
+                "SELECT min(call_at) - (now() at time zone 'utc') FROM ir_cron_trigger "
+                "WHERE cron_id = (SELECT res_id FROM ir_model_data WHERE module='casemgr_xero' "
+                "AND name='ir_cron_xero_export')"
+            )
             wait = cr.fetchone()[0]
         if wait is not None and wait.total_seconds() > 0 and pending(registry):
             time.sleep(wait.total_seconds())

@@ -15,25 +15,30 @@ import _harness as h
 def naive(registry, conn_id, xl, proxy, move_ids):
     """One contact lookup (+ create when new) and one PUT per invoice, same payloads."""
     from casemgr_xero_core import mapping
+
     xl.reset()
     proxy.reset()
     with registry.cursor() as cr:
         env = h.env_of(cr)
         conn = env["xero.connection"].browse(conn_id)
         from casemgr_xero_core.client import XeroClient
-        client = XeroClient(conn._xero_endpoints(), xl.tenant_id(),
-                            get_token=lambda: {"access_token": "A", "expires_at": time.time() + 9999})
+
+        client = XeroClient(
+            conn._xero_endpoints(),
+            xl.tenant_id(),
+            get_token=lambda: {"access_token": "A", "expires_at": time.time() + 9999},
+        )
         moves = env["account.move"].browse(move_ids)
         data, _problems = env["account.move"]._xero_invoice_data(conn, moves)
         created = {}
         for move in moves:
             d = data[move.id]
             # xero-local ignores `where`: the decision uses what this exporter created itself.
-            client.request("GET", "/Contacts",
-                           query=[("where", f'Name=="{d.contact.name}"')])
+            client.request("GET", "/Contacts", query=[("where", f'Name=="{d.contact.name}"')])
             if d.contact.name not in created:
                 created[d.contact.name] = client.create_contacts(
-                    [mapping.contact_payload(d.contact)])[0].xero_id
+                    [mapping.contact_payload(d.contact)]
+                )[0].xero_id
             d.contact.xero_contact_id = created[d.contact.name]
             client.put_invoices([mapping.invoice_payload(d, "")], f"naive-{move.id}")
         cr.rollback()
@@ -61,20 +66,30 @@ def main():
         dup = h.duplicates(xl)
         in_xero = len(xl.invoices())
         # GET /Contacts pages beyond the first exist only because xero-local ignores `where`.
-        extra_pages = sum(1 for r in proxy.requests
-                          if r.method == "GET" and "Contacts" in r.path and "page=1" not in r.query)
+        extra_pages = sum(
+            1
+            for r in proxy.requests
+            if r.method == "GET" and "Contacts" in r.path and "page=1" not in r.query
+        )
         t0 = time.monotonic()
         naive_calls = naive(registry, conn_id, xl, proxy, move_ids)
         t_naive = time.monotonic() - t0
     minimum = math.ceil(args.invoices / 50) + math.ceil(args.customers / 50)
-    print(f"\nexport_calls: {args.invoices} invoices, {args.customers} new customers "
-          f"(created in {t_make:.0f}s)")
-    print(f"  addon (cron, {runs} runs, {t_export:.1f}s): {addon_calls} Xero calls {json.dumps(by_ep)}")
+    print(
+        f"\nexport_calls: {args.invoices} invoices, {args.customers} new customers "
+        f"(created in {t_make:.0f}s)"
+    )
+    print(
+        f"  addon (cron, {runs} runs, {t_export:.1f}s): {addon_calls} Xero calls "
+        f"{json.dumps(by_ep)}"
+    )
     print(f"    of which GET /Contacts pages >1 (xero-local ignores where): {extra_pages}")
     print(f"  minimum ceil(N/50)+ceil(C/50):            {minimum}")
     print(f"  one-call-per-invoice exporter ({t_naive:.1f}s): {naive_calls}")
-    print(f"  ratio addon/minimum = {addon_calls / minimum:.2f}x (target <= 1.10x); "
-          f"excluding xero-local extra pages = {(addon_calls - extra_pages) / minimum:.2f}x")
+    print(
+        f"  ratio addon/minimum = {addon_calls / minimum:.2f}x (target <= 1.10x); "
+        f"excluding xero-local extra pages = {(addon_calls - extra_pages) / minimum:.2f}x"
+    )
     print(f"  ratio naive/addon   = {naive_calls / addon_calls:.1f}x")
     print(f"  Xero holds {in_xero} invoices, duplicates {dup}")
 

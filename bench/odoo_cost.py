@@ -52,16 +52,20 @@ def main():
         rss1 = rss_mb()
         dup = h.duplicates(xl)
         in_xero = len(xl.invoices())
-    print(f"\nodoo_cost (SQL queries and wall time of the export cron, Xero = local emulator)")
+    print("\nodoo_cost (SQL queries and wall time of the export cron, Xero = local emulator)")
     print(f"  {'batch':>6} {'queries':>8} {'q/invoice':>10} {'ms/invoice':>11}")
     for size, queries, seconds in rows:
         print(f"  {size:>6} {queries:>8} {queries / size:>10.1f} {1000 * seconds / size:>11.1f}")
     (s5, q5, _t5), (s50, q50, _t50) = rows
-    print(f"  50-invoice batch costs {q50 - q5} queries more than a 5-invoice batch "
-          f"({q50 / q5:.2f}x the queries for 10x the invoices): no N+1")
-    print(f"  {args.big} invoices (created in {t_make:.0f}s): {big_queries} queries "
-          f"({big_queries / args.big:.2f}/invoice), {big_seconds:.0f}s "
-          f"({1000 * big_seconds / args.big:.1f} ms/invoice incl. the emulator)")
+    print(
+        f"  50-invoice batch costs {q50 - q5} queries more than a 5-invoice batch "
+        f"({q50 / q5:.2f}x the queries for 10x the invoices): no N+1"
+    )
+    print(
+        f"  {args.big} invoices (created in {t_make:.0f}s): {big_queries} queries "
+        f"({big_queries / args.big:.2f}/invoice), {big_seconds:.0f}s "
+        f"({1000 * big_seconds / args.big:.1f} ms/invoice incl. the emulator)"
+    )
     print(f"  RSS {rss0:.0f} MB -> {rss1:.0f} MB: growth {rss1 - rss0:.0f} MB (target < 150 MB)")
     print(f"  Xero holds {in_xero} invoices, duplicates {dup}")
 

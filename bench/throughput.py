@@ -7,7 +7,6 @@ reports X-MinLimit-Remaining; the pacing is the product's own (not_before + cron
 """
 
 import argparse
-import math
 import time
 
 import _harness as h
@@ -34,8 +33,10 @@ def main():
         by_ep = h.calls_by_endpoint(proxy)
         refused = sum(1 for r in proxy.requests if r.action.startswith("rate_limit"))
         with registry.cursor() as cr:
-            cr.execute("SELECT xero_state, count(*) FROM account_move "
-                       "WHERE move_type = 'out_invoice' GROUP BY 1")
+            cr.execute(
+                "SELECT xero_state, count(*) FROM account_move "
+                "WHERE move_type = 'out_invoice' GROUP BY 1"
+            )
             states = dict(cr.fetchall())
         dup = h.duplicates(xl)
         in_xero = len(xl.invoices())
@@ -46,13 +47,18 @@ def main():
     bound = args.per_minute * 50
     # Contact calls share the budget: the bound for this work is N x 50 x (PUTs / calls).
     work_bound = bound * puts / needed if needed else bound
-    print(f"\nthroughput: {args.invoices} invoices, {args.customers} customers, limit "
-          f"{args.per_minute} calls/min (invoices created in {t_make:.0f}s)")
-    print(f"  exported {in_xero} in {elapsed:.0f}s over {runs} cron runs: "
-          f"{achieved:.0f} invoices/min")
-    print(f"  bound N x 50 = {bound}/min: achieved/bound = {achieved / bound:.2f}x "
-          f"(target >= 0.90x); vs the bound for this work ({work_bound:.0f}/min, contact calls "
-          f"included) = {achieved / work_bound:.2f}x")
+    print(
+        f"\nthroughput: {args.invoices} invoices, {args.customers} customers, limit "
+        f"{args.per_minute} calls/min (invoices created in {t_make:.0f}s)"
+    )
+    print(
+        f"  exported {in_xero} in {elapsed:.0f}s over {runs} cron runs: {achieved:.0f} invoices/min"
+    )
+    print(
+        f"  bound N x 50 = {bound}/min: achieved/bound = {achieved / bound:.2f}x "
+        f"(target >= 0.90x); vs the bound for this work ({work_bound:.0f}/min, contact calls "
+        f"included) = {achieved / work_bound:.2f}x"
+    )
     print(f"  calls {calls} {by_ep}; answered 429 by the limiter: {refused}, each rescheduled")
     print(f"  states {states}; duplicates in Xero {dup}")
 

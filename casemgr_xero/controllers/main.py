@@ -1,8 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import logging
 
-from werkzeug.exceptions import Forbidden
-
 from casemgr_xero_core.errors import XeroError
 from casemgr_xero_core.webhooks import (
     MAX_BODY_BYTES,
@@ -10,6 +8,7 @@ from casemgr_xero_core.webhooks import (
     parse_events,
     verify_signature,
 )
+from werkzeug.exceptions import Forbidden
 
 from odoo import http
 from odoo.http import request

@@ -15,14 +15,13 @@ import uuid
 from datetime import timedelta
 
 import psycopg2
-from markupsafe import Markup
-from psycopg2.extras import execute_values
-
 from casemgr_xero_core import export as xero_export
 from casemgr_xero_core import mapping
 from casemgr_xero_core.batching import chunks
 from casemgr_xero_core.errors import AuthError, NotFound, RateLimited, XeroError
 from casemgr_xero_core.payments import ODOO_ACTIVE, diff_payments, payment_data
+from markupsafe import Markup
+from psycopg2.extras import execute_values
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -106,9 +105,7 @@ class AccountMove(models.Model):
         """Queue what can be queued; return (queued moves, {reason: moves})."""
         connections = {
             c.company_id.id: c
-            for c in self.env["xero.connection"].search(
-                [("company_id", "in", self.company_id.ids)]
-            )
+            for c in self.env["xero.connection"].search([("company_id", "in", self.company_id.ids)])
         }
         queued = self.browse()
         skipped = {}
@@ -305,7 +302,7 @@ class AccountMove(models.Model):
                         check_existing=conn.check_numbers
                         or any(m.xero_outcome_unknown or m.id in unknown_ids for m in group),
                     )
-                    for move, item in zip(group, items):
+                    for move, item in zip(group, items, strict=True):
                         if item.ok:
                             results[move.id] = ("sent", item.xero_id, None)
                         elif item.retryable:
@@ -472,8 +469,7 @@ class AccountMove(models.Model):
                 }
                 if len(line.tax_ids) > 1:
                     problems.append(
-                        _("%s: Xero takes one tax rate per line; use a single (group) tax.")
-                        % label
+                        _("%s: Xero takes one tax rate per line; use a single (group) tax.") % label
                     )
                 elif line.tax_ids:
                     tax_type = tax_types.get(line.tax_ids.id)
@@ -497,7 +493,10 @@ class AccountMove(models.Model):
                             tracking.append((category, account.name))
                 if len(tracking) > 2:
                     problems.append(
-                        _("%s: Xero takes two tracking categories per line at most (field Analytic).")
+                        _(
+                            "%s: Xero takes two tracking categories per line at most "
+                            "(field Analytic)."
+                        )
                         % label
                     )
                 line_amount = (
@@ -663,7 +662,9 @@ class AccountMove(models.Model):
         to_create = self.env["res.partner"]
         for partner in partners:
             candidates = []
-            for table, value in zip(tables, (partner.ref, partner.email, partner.name)):
+            for table, value in zip(
+                tables, (partner.ref, partner.email, partner.name), strict=True
+            ):
                 value = (value or "").strip().lower()
                 candidates = [c for c in table.get(value, []) if c.id not in taken]
                 if value and candidates:
@@ -693,7 +694,7 @@ class AccountMove(models.Model):
                 for p in chunk
             ]
             created = []
-            for partner, item in zip(chunk, client.create_contacts(payloads)):
+            for partner, item in zip(chunk, client.create_contacts(payloads), strict=True):
                 if item.ok:
                     bindings[partner.id] = item.xero_id
                     created.append(
@@ -863,8 +864,9 @@ class AccountMove(models.Model):
         notes = []
         for pid in to_cancel:
             live = bound.filtered(
-                lambda p, pid=pid: p.xero_payment_id == pid
-                and p.state not in ("canceled", "rejected")
+                lambda p, pid=pid: (
+                    p.xero_payment_id == pid and p.state not in ("canceled", "rejected")
+                )
             )
             for pay in live:
                 self._xero_check_lock(pay.journal_id, pay.date, pid, _("cancel"))

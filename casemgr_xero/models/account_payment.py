@@ -6,7 +6,10 @@ class AccountPayment(models.Model):
     _inherit = "account.payment"
 
     xero_payment_id = fields.Char(
-        string="Xero PaymentID", copy=False, index=True, readonly=True,
+        string="Xero PaymentID",
+        copy=False,
+        index=True,
+        readonly=True,
         help="The Xero payment this Odoo payment mirrors.",
     )
 

@@ -9,7 +9,9 @@ class XeroAccountMapping(models.Model):
     _description = "Xero Account Mapping"
     _rec_name = "account_id"
 
-    connection_id = fields.Many2one("xero.connection", required=True, ondelete="cascade", index=True)
+    connection_id = fields.Many2one(
+        "xero.connection", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="connection_id.company_id", store=True)
     account_id = fields.Many2one("account.account", required=True, ondelete="cascade")
     xero_account_code = fields.Char(string="Xero AccountCode", required=True)

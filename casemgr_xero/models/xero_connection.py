@@ -60,7 +60,10 @@ class XeroConnection(models.Model):
         tracking=True,
     )
     auth_type = fields.Selection(
-        [("oauth", "Web app (OAuth2 sign-in)"), ("custom", "Custom connection (client credentials)")],
+        [
+            ("oauth", "Web app (OAuth2 sign-in)"),
+            ("custom", "Custom connection (client credentials)"),
+        ],
         required=True,
         default="oauth",
         string="Authentication",
@@ -294,9 +297,7 @@ class XeroConnection(models.Model):
         activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
         manager_group = self.env.ref("account.group_account_manager")
         for conn in self:
-            message = _(
-                "Xero connection %(name)s (%(company)s) must be reconnected: %(error)s"
-            ) % {
+            message = _("Xero connection %(name)s (%(company)s) must be reconnected: %(error)s") % {
                 "name": conn.name,
                 "company": conn.company_id.name,
                 "error": conn.last_error or _("Xero refused the stored authorisation."),
@@ -422,9 +423,7 @@ class XeroConnection(models.Model):
     def _xero_connect_custom(self):
         client_id, client_secret = self._xero_credentials()
         try:
-            token = oauth.client_credentials_token(
-                self._xero_endpoints(), client_id, client_secret
-            )
+            token = oauth.client_credentials_token(self._xero_endpoints(), client_id, client_secret)
             tenants = oauth.list_connections(self._xero_endpoints(), token["access_token"])
         except XeroError as exc:
             raise UserError(
@@ -538,14 +537,15 @@ class XeroConnection(models.Model):
         problems = check_settings(accounts, taxes, tracking, *lists)
         unchecked = [
             label
-            for label, values in zip((_("accounts"), _("tax rates"), _("tracking")), lists)
+            for label, values in zip(
+                (_("accounts"), _("tax rates"), _("tracking")), lists, strict=True
+            )
             if values is None
         ]
         lines = problems or [_("Every mapped account, tax and tracking category exists in Xero.")]
         if unchecked:
             lines.append(
-                _("This Xero organisation did not list its %s: not checked.")
-                % ", ".join(unchecked)
+                _("This Xero organisation did not list its %s: not checked.") % ", ".join(unchecked)
             )
         return {
             "type": "ir.actions.client",

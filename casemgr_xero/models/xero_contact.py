@@ -14,7 +14,9 @@ class XeroContact(models.Model):
     _description = "Xero Contact"
     _rec_name = "name"
 
-    connection_id = fields.Many2one("xero.connection", required=True, ondelete="cascade", index=True)
+    connection_id = fields.Many2one(
+        "xero.connection", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
     partner_id = fields.Many2one("res.partner", ondelete="set null", index=True)
     xero_contact_id = fields.Char(string="Xero ContactID", required=True, index=True)

@@ -300,8 +300,12 @@ class XeroFailure(models.Model):
         try:
             days = int(param) if param not in (None, False, "") else DEFAULT_RETENTION_DAYS
         except ValueError:
-            _logger.warning("%s=%r is not a number of days; using %s", RETENTION_PARAM, param,
-                            DEFAULT_RETENTION_DAYS)
+            _logger.warning(
+                "%s=%r is not a number of days; using %s",
+                RETENTION_PARAM,
+                param,
+                DEFAULT_RETENTION_DAYS,
+            )
             days = DEFAULT_RETENTION_DAYS
         if days < 0:
             return 0
@@ -312,5 +316,7 @@ class XeroFailure(models.Model):
         count = len(old)
         old.unlink()
         if count:
-            _logger.info("Deleted %s resolved/ignored Xero failures older than %s days", count, days)
+            _logger.info(
+                "Deleted %s resolved/ignored Xero failures older than %s days", count, days
+            )
         return count

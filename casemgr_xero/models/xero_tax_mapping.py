@@ -9,7 +9,9 @@ class XeroTaxMapping(models.Model):
     _description = "Xero Tax Mapping"
     _rec_name = "tax_id"
 
-    connection_id = fields.Many2one("xero.connection", required=True, ondelete="cascade", index=True)
+    connection_id = fields.Many2one(
+        "xero.connection", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="connection_id.company_id", store=True)
     tax_id = fields.Many2one("account.tax", required=True, ondelete="cascade")
     xero_tax_type = fields.Char(string="Xero TaxType", required=True)

@@ -9,7 +9,9 @@ class XeroTrackingMapping(models.Model):
     _description = "Xero Tracking Mapping"
     _rec_name = "plan_id"
 
-    connection_id = fields.Many2one("xero.connection", required=True, ondelete="cascade", index=True)
+    connection_id = fields.Many2one(
+        "xero.connection", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="connection_id.company_id", store=True)
     plan_id = fields.Many2one("account.analytic.plan", required=True, ondelete="cascade")
     xero_category = fields.Char(string="Xero tracking category", required=True)

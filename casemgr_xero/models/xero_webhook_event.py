@@ -16,10 +16,9 @@ redelivery is a no-op) and triggers the cron. The cron then, per connection:
 import logging
 from datetime import timedelta
 
-from psycopg2.extras import execute_values
-
 from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 from casemgr_xero_core.payments import invoices_to_look_at, parse_xero_datetime
+from psycopg2.extras import execute_values
 
 from odoo import _, api, fields, models
 
@@ -174,13 +173,17 @@ class XeroWebhookEvent(models.Model):
             poll_started = now
             wanted.update(dict.fromkeys(self._xero_poll_invoice_ids(conn, client)))
 
-        failed_moves = self.env["xero.failure"].sudo().search(
-            [
-                ("kind", "=", "payment_import"),
-                ("connection_id", "=", conn.id),
-                ("res_model", "=", "account.move"),
-                ("state", "in", ("open", "retrying")),
-            ]
+        failed_moves = (
+            self.env["xero.failure"]
+            .sudo()
+            .search(
+                [
+                    ("kind", "=", "payment_import"),
+                    ("connection_id", "=", conn.id),
+                    ("res_model", "=", "account.move"),
+                    ("state", "in", ("open", "retrying")),
+                ]
+            )
         )
         if failed_moves:
             moves = self.env["account.move"].sudo().browse(failed_moves.mapped("res_id")).exists()

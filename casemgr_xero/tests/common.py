@@ -94,8 +94,11 @@ class XeroPaymentsMixin:
     def _xero_payments_setup(cls):
         cls.bank_journal = cls.company_data["default_journal_bank"]
         cls.env["xero.payment.journal"].create(
-            {"connection_id": cls.connection.id, "xero_account": "090",
-             "journal_id": cls.bank_journal.id}
+            {
+                "connection_id": cls.connection.id,
+                "xero_account": "090",
+                "journal_id": cls.bank_journal.id,
+            }
         )
         cls.connection.sudo().write({"payments_enabled": True, "webhook_key": cls.WEBHOOK_KEY})
         cls.payment_cron = cls.env.ref("casemgr_xero.ir_cron_xero_payments")
@@ -107,8 +110,11 @@ class XeroPaymentsMixin:
     def _export(self, amount=1000.0, partner=None):
         """A posted customer invoice, created in xero-local and bound as the export would."""
         move = self.init_invoice(
-            "out_invoice", partner=partner or self.partner_a, invoice_date="2019-01-01",
-            amounts=[amount], post=True,
+            "out_invoice",
+            partner=partner or self.partner_a,
+            invoice_date="2019-01-01",
+            amounts=[amount],
+            post=True,
         )
         total = Decimal(str(move.amount_total))
         data = InvoiceData(
@@ -117,8 +123,15 @@ class XeroPaymentsMixin:
             date=move.invoice_date,
             due_date=move.invoice_date_due,
             currency=move.currency_id.name,
-            lines=[LineData(move.name, quantity=Decimal(1), unit_amount=total,
-                            line_amount=total, account_code="200")],
+            lines=[
+                LineData(
+                    move.name,
+                    quantity=Decimal(1),
+                    unit_amount=total,
+                    line_amount=total,
+                    account_code="200",
+                )
+            ],
             contact=ContactData(key=str(move.partner_id.id), name=move.partner_id.name),
             total=total,
             line_amount_types="NoTax",
@@ -126,14 +139,23 @@ class XeroPaymentsMixin:
         client = self.connection._xero_client()
         (item,) = client.put_invoices([invoice_payload(data)], f"bind-{move.id}")
         assert item.ok, item.messages
-        move.write({"xero_state": "sent", "xero_invoice_id": item.xero_id,
-                    "xero_connection_id": self.connection.id})
+        move.write(
+            {
+                "xero_state": "sent",
+                "xero_invoice_id": item.xero_id,
+                "xero_connection_id": self.connection.id,
+            }
+        )
         return move
 
     def _xero_pay(self, move, amount, date="2019-01-05", code="090"):
         return self.connection._xero_client().create_payment(
-            {"Invoice": {"InvoiceID": move.xero_invoice_id}, "Account": {"Code": code},
-             "Date": date, "Amount": amount}
+            {
+                "Invoice": {"InvoiceID": move.xero_invoice_id},
+                "Account": {"Code": code},
+                "Date": date,
+                "Amount": amount,
+            }
         )["PaymentID"]
 
     def _xero_delete(self, payment_id):

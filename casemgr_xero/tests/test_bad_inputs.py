@@ -17,8 +17,11 @@ class TestXeroBadInputs(XeroTestCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.env["xero.tax.mapping"].create(
-            {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
-             "xero_tax_type": "OUTPUT"}
+            {
+                "connection_id": cls.connection.id,
+                "tax_id": cls.tax_sale_a.id,
+                "xero_tax_type": "OUTPUT",
+            }
         )
 
     def _invoice(self, partner=None, **line):
@@ -94,7 +97,9 @@ class TestXeroBadInputs(XeroTestCommon):
         element = {
             "InvoiceNumber": bad.name,
             "HasErrors": True,
-            "ValidationErrors": [{"Message": "The currency XYZ is not set up in this organisation."}],
+            "ValidationErrors": [
+                {"Message": "The currency XYZ is not set up in this organisation."}
+            ],
         }
         self.proxy.respond(
             400,

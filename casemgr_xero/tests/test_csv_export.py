@@ -25,8 +25,11 @@ class TestXeroCsvExport(XeroTestCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.env["xero.tax.mapping"].create(
-            {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
-             "xero_tax_type": "OUTPUT"}
+            {
+                "connection_id": cls.connection.id,
+                "tax_id": cls.tax_sale_a.id,
+                "xero_tax_type": "OUTPUT",
+            }
         )
         cls.customers = cls.env["res.partner"].create(
             [{"name": f"CSV Client {i:02d}", "email": f"csv{i}@example.com"} for i in range(7)]
@@ -92,7 +95,7 @@ class TestXeroCsvExport(XeroTestCommon):
             reader = csv.reader(io.StringIO(content.decode("utf-8"), newline=""))
             header = next(reader)
             assert header == COLUMNS, header
-            files[name] = [dict(zip(header, row)) for row in reader]
+            files[name] = [dict(zip(header, row, strict=True)) for row in reader]
         return files
 
     # ------------------------------------------------------------------ tests
@@ -103,14 +106,15 @@ class TestXeroCsvExport(XeroTestCommon):
         start = time.monotonic()
         attachment = self._export(company_id=self.env.company.id)
         exported = time.monotonic() - start
-        _logger.info("CSV test: 1,201 invoices created+posted in %.1fs, exported in %.1fs",
-                     created, exported)
+        _logger.info(
+            "CSV test: 1,201 invoices created+posted in %.1fs, exported in %.1fs", created, exported
+        )
         self.assertEqual(attachment.mimetype, "application/zip")
         self.assertEqual(attachment.name, "xero-invoices.zip")
         files = self._files(attachment)
         self.assertEqual(
-            sorted(files), ["xero-invoices-001.csv", "xero-invoices-002.csv",
-                            "xero-invoices-003.csv"]
+            sorted(files),
+            ["xero-invoices-001.csv", "xero-invoices-002.csv", "xero-invoices-003.csv"],
         )
         per_file = [len({r["*InvoiceNumber"] for r in files[n]}) for n in sorted(files)]
         self.assertEqual(per_file, [500, 500, 201])
@@ -175,7 +179,9 @@ class TestXeroCsvExport(XeroTestCommon):
         self.assertIn(self.tax_sale_b.name, message)
         self.assertNotIn(good[0].name, message)
         self.assertEqual(set((good | bad).mapped("xero_state")), {"not_sent"})
-        self.assertFalse(self.env["ir.attachment"].search([("res_model", "=", "xero.csv.export.wizard")]))
+        self.assertFalse(
+            self.env["ir.attachment"].search([("res_model", "=", "xero.csv.export.wizard")])
+        )
 
     def test_filters_like_the_api_wizard(self):
         early = self._invoices(2)

@@ -20,8 +20,11 @@ class TestXeroDashboard(XeroTestCommon):
         super().setUpClass()
         # tax_sale_b is left unmapped on purpose: invoices using it fail until it is mapped.
         cls.env["xero.tax.mapping"].create(
-            {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
-             "xero_tax_type": "OUTPUT"}
+            {
+                "connection_id": cls.connection.id,
+                "tax_id": cls.tax_sale_a.id,
+                "xero_tax_type": "OUTPUT",
+            }
         )
         cls.customer = cls.env["res.partner"].create({"name": "Dashboard Client"})
         cls.Failure = cls.env["xero.failure"]
@@ -103,12 +106,22 @@ class TestXeroDashboard(XeroTestCommon):
         siblings = self.env["ir.ui.menu"].search([("parent_id", "=", menu.parent_id.id)])
         self.assertEqual(siblings[0], menu, "Dashboard is the first item of Invoicing > Xero")
         views = self.Failure.get_views(
-            [(False, "kanban"), (False, "list"), (False, "form"), (False, "pivot"),
-             (False, "graph"), (False, "search")]
+            [
+                (False, "kanban"),
+                (False, "list"),
+                (False, "form"),
+                (False, "pivot"),
+                (False, "graph"),
+                (False, "search"),
+            ]
         )
         kanban = views["views"]["kanban"]["arch"]
-        for button in ("action_xero_retry", "action_xero_ignore", "action_xero_open_record",
-                       "action_xero_open_in_xero"):
+        for button in (
+            "action_xero_retry",
+            "action_xero_ignore",
+            "action_xero_open_record",
+            "action_xero_open_in_xero",
+        ):
             self.assertIn(button, kanban)
         search = views["views"]["search"]["arch"]
         self.assertIn('name="older_7"', search)
@@ -143,8 +156,11 @@ class TestXeroDashboard(XeroTestCommon):
         self.assertEqual(self.Failure.search_count([("res_id", "=", move.id)]), 1)
         # Fix the cause, press Retry: the same invoice is queued (not a copy), the cron is due.
         self.env["xero.tax.mapping"].create(
-            {"connection_id": self.connection.id, "tax_id": self.tax_sale_b.id,
-             "xero_tax_type": "OUTPUT2"}
+            {
+                "connection_id": self.connection.id,
+                "tax_id": self.tax_sale_b.id,
+                "xero_tax_type": "OUTPUT2",
+            }
         )
         self.env["ir.cron.trigger"].search([]).unlink()
         moves_before = self.env["account.move"].search_count([])
@@ -163,7 +179,9 @@ class TestXeroDashboard(XeroTestCommon):
         open_in_xero = failure.action_xero_open_in_xero()
         self.assertEqual(open_in_xero["url"], move.xero_url)
         open_record = failure.action_xero_open_record()
-        self.assertEqual((open_record["res_model"], open_record["res_id"]), ("account.move", move.id))
+        self.assertEqual(
+            (open_record["res_model"], open_record["res_id"]), ("account.move", move.id)
+        )
         with self.assertRaises(UserError):
             failure.action_xero_retry()
 
@@ -233,9 +251,7 @@ class TestXeroDashboard(XeroTestCommon):
         self.assertFalse((old_resolved | old_ignored).exists())
         self.assertEqual((old_open | new_resolved).exists(), old_open | new_resolved)
         # The retention is a system parameter.
-        self.env["ir.config_parameter"].sudo().set_param(
-            "casemgr_xero.failure_retention_days", "0"
-        )
+        self.env["ir.config_parameter"].sudo().set_param("casemgr_xero.failure_retention_days", "0")
         self.assertEqual(self.Failure._cron_xero_failure_cleanup(), 1)
         self.assertFalse(new_resolved.exists())
         self.assertTrue(old_open.exists())
@@ -275,8 +291,9 @@ class TestXeroDashboard(XeroTestCommon):
         self.assertEqual(len(todo), len(managers))
         # Retry on a connection problem opens the connection form.
         action = failure.action_xero_retry()
-        self.assertEqual((action["res_model"], action["res_id"]),
-                         ("xero.connection", self.connection.id))
+        self.assertEqual(
+            (action["res_model"], action["res_id"]), ("xero.connection", self.connection.id)
+        )
         # Signing in again resolves the card and closes the to-dos.
         self.connection.sudo().oauth_state = "NONCE"
         self.connection._xero_oauth_complete("AUTH-CODE")

@@ -14,8 +14,11 @@ class TestXeroDrift(XeroTestCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.env["xero.tax.mapping"].create(
-            {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
-             "xero_tax_type": "OUTPUT"}
+            {
+                "connection_id": cls.connection.id,
+                "tax_id": cls.tax_sale_a.id,
+                "xero_tax_type": "OUTPUT",
+            }
         )
 
     def _export(self, count):

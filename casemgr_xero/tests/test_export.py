@@ -21,10 +21,16 @@ class TestXeroExport(XeroTestCommon):
         cls.eur = cls.setup_other_currency("EUR", rates=[("2019-01-01", 1.5)])
         cls.env["xero.tax.mapping"].create(
             [
-                {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
-                 "xero_tax_type": "OUTPUT"},
-                {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_b.id,
-                 "xero_tax_type": "OUTPUT2"},
+                {
+                    "connection_id": cls.connection.id,
+                    "tax_id": cls.tax_sale_a.id,
+                    "xero_tax_type": "OUTPUT",
+                },
+                {
+                    "connection_id": cls.connection.id,
+                    "tax_id": cls.tax_sale_b.id,
+                    "xero_tax_type": "OUTPUT2",
+                },
             ]
         )
         cls.customers = cls.env["res.partner"].create(
@@ -109,11 +115,13 @@ class TestXeroExport(XeroTestCommon):
             self.assertEqual(xinv["Status"], "AUTHORISED")
             contact = move.partner_id.commercial_partner_id
             self.assertEqual(contacts[xinv["Contact"]["ContactID"]]["Name"], contact.name)
-            product_lines = move.invoice_line_ids.filtered(lambda l: l.display_type == "product")
+            product_lines = move.invoice_line_ids.filtered(
+                lambda line: line.display_type == "product"
+            )
             xlines = [li for li in xinv["LineItems"] if li.get("AccountCode")]
             self.assertEqual(len(xlines), len(product_lines))
             self.assertEqual(len(xinv["LineItems"]), len(move.invoice_line_ids))
-            for line, xline in zip(product_lines.sorted("sequence"), xlines):
+            for line, xline in zip(product_lines.sorted("sequence"), xlines, strict=True):
                 self.assertEqual(xline["Description"], line.name)
                 self.assertAlmostEqual(xline["Quantity"], line.quantity)
                 self.assertAlmostEqual(xline["UnitAmount"], line.price_unit)
@@ -321,7 +329,7 @@ class TestXeroExport(XeroTestCommon):
             {"connection_id": self.connection.id, "plan_id": plan.id, "xero_category": "Matter"}
         )
         move = self._invoices(1, post=False)
-        move.invoice_line_ids.filtered(lambda l: l.display_type == "product")[0].write(
+        move.invoice_line_ids.filtered(lambda line: line.display_type == "product")[0].write(
             {"analytic_distribution": {str(matter.id): 100}}
         )
         move.action_post()
@@ -364,8 +372,14 @@ class TestXeroExport(XeroTestCommon):
         )
         self.proxy.respond(
             200,
-            json.dumps({"TaxRates": [{"TaxType": "OUTPUT", "Status": "ACTIVE"},
-                                     {"TaxType": "OUTPUT2", "Status": "ACTIVE"}]}),
+            json.dumps(
+                {
+                    "TaxRates": [
+                        {"TaxType": "OUTPUT", "Status": "ACTIVE"},
+                        {"TaxType": "OUTPUT2", "Status": "ACTIVE"},
+                    ]
+                }
+            ),
             {"Content-Type": "application/json"},
             method="GET",
             path_prefix=API + "/TaxRates",

@@ -81,21 +81,33 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         with cls.registry.cursor() as cr:
             for sql, arg in (
                 ("DELETE FROM xero_failure WHERE connection_id = ANY(%s)", conns),
-                ("DELETE FROM mail_message WHERE model = 'account.move' AND res_id = ANY(%s)",
-                 moves),
-                ("DELETE FROM mail_followers WHERE res_model = 'account.move' AND res_id = ANY(%s)",
-                 moves),
+                (
+                    "DELETE FROM mail_message WHERE model = 'account.move' AND res_id = ANY(%s)",
+                    moves,
+                ),
+                (
+                    "DELETE FROM mail_followers "
+                    "WHERE res_model = 'account.move' AND res_id = ANY(%s)",
+                    moves,
+                ),
                 ("DELETE FROM account_move WHERE id = ANY(%s)", moves),
-                ("DELETE FROM mail_message WHERE model = 'xero.connection' AND res_id = ANY(%s)",
-                 conns),
-                ("DELETE FROM mail_followers WHERE res_model = 'xero.connection' "
-                 "AND res_id = ANY(%s)", conns),
+                (
+                    "DELETE FROM mail_message WHERE model = 'xero.connection' AND res_id = ANY(%s)",
+                    conns,
+                ),
+                (
+                    "DELETE FROM mail_followers WHERE res_model = 'xero.connection' "
+                    "AND res_id = ANY(%s)",
+                    conns,
+                ),
                 ("DELETE FROM xero_contact WHERE connection_id = ANY(%s)", conns),
                 ("DELETE FROM xero_connection WHERE id = ANY(%s)", conns),
                 ("DELETE FROM mail_followers WHERE partner_id = ANY(%s)", partners),
                 ("DELETE FROM res_partner WHERE id = ANY(%s)", partners),
-                ("DELETE FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
-                 (cls.cron_id, cls.trigger_floor)),
+                (
+                    "DELETE FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
+                    (cls.cron_id, cls.trigger_floor),
+                ),
             ):
                 cr.execute(sql, arg if isinstance(arg, tuple) else [arg])
         cls.registry.clear_cache()
@@ -125,8 +137,12 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
                         "invoice_date": "2019-01-01",
                         "invoice_line_ids": [
                             Command.create(
-                                {"name": f"Attendance, matter {i}", "quantity": 1,
-                                 "price_unit": 100.0 + i, "tax_ids": [Command.clear()]}
+                                {
+                                    "name": f"Attendance, matter {i}",
+                                    "quantity": 1,
+                                    "price_unit": 100.0 + i,
+                                    "tax_ids": [Command.clear()],
+                                }
                             )
                         ],
                     }

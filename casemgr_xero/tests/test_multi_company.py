@@ -29,20 +29,30 @@ class TestXeroMultiCompany(XeroTestCommon):
         cls.company_data_2["default_journal_sale"].code = "INVB"
         cls.env["xero.tax.mapping"].create(
             [
-                {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
-                 "xero_tax_type": "OUTPUT"},
-                {"connection_id": cls.connection_b.id, "tax_id": cls.tax_b.id,
-                 "xero_tax_type": "OUTPUT"},
+                {
+                    "connection_id": cls.connection.id,
+                    "tax_id": cls.tax_sale_a.id,
+                    "xero_tax_type": "OUTPUT",
+                },
+                {
+                    "connection_id": cls.connection_b.id,
+                    "tax_id": cls.tax_b.id,
+                    "xero_tax_type": "OUTPUT",
+                },
             ]
         )
         cls.env["xero.account.mapping"].create(
             [
-                {"connection_id": cls.connection.id,
-                 "account_id": cls.company_data["default_account_revenue"].id,
-                 "xero_account_code": "200"},
-                {"connection_id": cls.connection_b.id,
-                 "account_id": cls.company_data_2["default_account_revenue"].id,
-                 "xero_account_code": "201"},
+                {
+                    "connection_id": cls.connection.id,
+                    "account_id": cls.company_data["default_account_revenue"].id,
+                    "xero_account_code": "200",
+                },
+                {
+                    "connection_id": cls.connection_b.id,
+                    "account_id": cls.company_data_2["default_account_revenue"].id,
+                    "xero_account_code": "201",
+                },
             ]
         )
         # One customer shared by both companies: each organisation gets its own contact.
@@ -121,7 +131,9 @@ class TestXeroMultiCompany(XeroTestCommon):
         self.assertEqual(set((moves_a | moves_b).mapped("xero_state")), {"sent"})
 
         numbers = (moves_a | moves_b).mapped("name")
-        self.assertEqual(self._tenant_numbers(self.connection, numbers), set(moves_a.mapped("name")))
+        self.assertEqual(
+            self._tenant_numbers(self.connection, numbers), set(moves_a.mapped("name"))
+        )
         self.assertEqual(
             self._tenant_numbers(self.connection_b, numbers), set(moves_b.mapped("name"))
         )

@@ -4,9 +4,8 @@
 import json
 from datetime import timedelta
 
-from psycopg2 import IntegrityError
-
 from casemgr_xero_core.webhooks import parse_events
+from psycopg2 import IntegrityError
 
 from odoo import fields
 from odoo.tests import tagged
@@ -161,8 +160,11 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         self.assertFalse(self._payments(move))
         self.assertEqual(self._events().state, "failed")
         failure = self.env["xero.failure"].search(
-            [("kind", "=", "payment_import"), ("res_model", "=", "account.move"),
-             ("res_id", "=", move.id)]
+            [
+                ("kind", "=", "payment_import"),
+                ("res_model", "=", "account.move"),
+                ("res_id", "=", move.id),
+            ]
         )
         self.assertEqual(failure.state, "open")
         self.assertIn("091", failure.message)
@@ -173,8 +175,11 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         self.assertEqual(failure.attempts, 2)
 
         self.env["xero.payment.journal"].create(
-            {"connection_id": self.connection.id, "xero_account": "091",
-             "journal_id": self.company_data["default_journal_cash"].id}
+            {
+                "connection_id": self.connection.id,
+                "xero_account": "091",
+                "journal_id": self.company_data["default_journal_cash"].id,
+            }
         )
         self._run()
         pay = self._payments(move)
@@ -190,8 +195,11 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         self._run()
         self.assertFalse(self._payments(move))
         failure = self.env["xero.failure"].search(
-            [("kind", "=", "payment_import"), ("res_id", "=", move.id),
-             ("res_model", "=", "account.move")]
+            [
+                ("kind", "=", "payment_import"),
+                ("res_id", "=", move.id),
+                ("res_model", "=", "account.move"),
+            ]
         )
         self.assertIn("Amount Due", failure.message)
 
@@ -203,8 +211,11 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         self._run()
         self.assertFalse(self._payments(move))
         failure = self.env["xero.failure"].search(
-            [("kind", "=", "payment_import"), ("res_id", "=", move.id),
-             ("res_model", "=", "account.move")]
+            [
+                ("kind", "=", "payment_import"),
+                ("res_id", "=", move.id),
+                ("res_model", "=", "account.move"),
+            ]
         )
         self.assertIn("locked", failure.message)
 
@@ -213,8 +224,12 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
             {"name": "Bank USD", "code": "BUSD", "type": "bank"}
         )
         self.env["xero.payment.journal"].create(
-            {"connection_id": self.connection.id, "xero_account": "090",
-             "currency_id": self.env.company.currency_id.id, "journal_id": usd_journal.id}
+            {
+                "connection_id": self.connection.id,
+                "xero_account": "090",
+                "currency_id": self.env.company.currency_id.id,
+                "journal_id": usd_journal.id,
+            }
         )
         move = self._export(100.0)
         self._xero_pay(move, 10.0)
@@ -242,9 +257,20 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         client.request(
             "POST",
             f"/Invoices/{move.xero_invoice_id}",
-            body={"Invoices": [{"CreditNotes": [{"CreditNoteID": "cn-made-in-xero",
-                                                 "CreditNoteNumber": "CN-0042", "Total": 50.0}],
-                                "AmountCredited": 50.0}]},
+            body={
+                "Invoices": [
+                    {
+                        "CreditNotes": [
+                            {
+                                "CreditNoteID": "cn-made-in-xero",
+                                "CreditNoteNumber": "CN-0042",
+                                "Total": 50.0,
+                            }
+                        ],
+                        "AmountCredited": 50.0,
+                    }
+                ]
+            },
         )
         self._store(self._event(move))
         self._run()

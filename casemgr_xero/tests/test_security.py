@@ -35,8 +35,11 @@ class TestXeroSecurity(XeroTestCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.env["xero.tax.mapping"].create(
-            {"connection_id": cls.connection.id, "tax_id": cls.tax_sale_a.id,
-             "xero_tax_type": "OUTPUT"}
+            {
+                "connection_id": cls.connection.id,
+                "tax_id": cls.tax_sale_a.id,
+                "xero_tax_type": "OUTPUT",
+            }
         )
 
     def _queued_invoices(self, count):
@@ -69,14 +72,24 @@ class TestXeroSecurity(XeroTestCommon):
         conn = self.connection.sudo()
         moves = self._queued_invoices(3)
         self.connection._xero_expire_token_for_test()
-        secrets_before = [conn.client_secret, conn.access_token, conn.refresh_token,
-                          conn.webhook_key]
+        secrets_before = [
+            conn.client_secret,
+            conn.access_token,
+            conn.refresh_token,
+            conn.webhook_key,
+        ]
         capture = _Capture()
         root = logging.getLogger()
         root.addHandler(capture)
         # Odoo's log config may silence whole trees: open them all for the capture.
-        names = ["", "odoo", "odoo.addons.casemgr_xero", "casemgr_xero_core", "xero_python",
-                 "urllib3"]
+        names = [
+            "",
+            "odoo",
+            "odoo.addons.casemgr_xero",
+            "casemgr_xero_core",
+            "xero_python",
+            "urllib3",
+        ]
         old_levels = {name: logging.getLogger(name).level for name in names}
         for name in names:
             logging.getLogger(name).setLevel(logging.DEBUG)
@@ -87,8 +100,9 @@ class TestXeroSecurity(XeroTestCommon):
             self.env["account.move"]._cron_xero_export()
             # An authentication failure (error path).
             self.connection._xero_expire_token_for_test()
-            self.proxy.respond(401, b'{"error":"invalid_client"}', method="POST",
-                               path_prefix="/connect/token")
+            self.proxy.respond(
+                401, b'{"error":"invalid_client"}', method="POST", path_prefix="/connect/token"
+            )
             try:
                 self.connection._xero_client().get_organisation()
             except Exception:  # noqa: BLE001
@@ -114,7 +128,8 @@ class TestXeroSecurity(XeroTestCommon):
         for url, endpoint in rules:
             routing = endpoint.routing
             if routing.get("type") == "http" and set(routing.get("methods") or ["POST"]) - {
-                "GET", "HEAD"
+                "GET",
+                "HEAD",
             }:
                 if url.startswith("/xero/webhook/"):
                     continue  # authenticated by its HMAC signature instead

@@ -31,8 +31,11 @@ class TestXeroWebhook(XeroPaymentsMixin, XeroHttpTestCommon):
 
     def _post_raw(self, events, key=None, signature=None, connection_id=None):
         return signed_post(
-            self._url(connection_id), build_payload(events), key or self.WEBHOOK_KEY,
-            timeout=30, signature=signature,
+            self._url(connection_id),
+            build_payload(events),
+            key or self.WEBHOOK_KEY,
+            timeout=30,
+            signature=signature,
         )
 
     def _post(self, events, **kwargs):
@@ -161,12 +164,14 @@ class TestXeroWebhook(XeroPaymentsMixin, XeroHttpTestCommon):
         moves = [self._export(100.0 + i) for i in range(10)]
         pids = {m.id: self._xero_pay(m, m.amount_total) for m in moves}
         events = [
-            self._event(moves[i % 10], event_date_utc="2030-01-01T00:%02d:%02d.%03d"
-                        % (i // 600, (i // 10) % 60, i))
+            self._event(
+                moves[i % 10],
+                event_date_utc="2030-01-01T00:%02d:%02d.%03d" % (i // 600, (i // 10) % 60, i),
+            )
             for i in range(500)
         ]
         # one large delivery (250 events) and 25 small ones in parallel, some redelivered
-        bodies = [events[:250]] + [events[250 + 10 * k: 260 + 10 * k] for k in range(25)]
+        bodies = [events[:250]] + [events[250 + 10 * k : 260 + 10 * k] for k in range(25)]
         bodies += bodies[-5:]
         with ThreadPoolExecutor(max_workers=6) as pool:
             results = list(pool.map(self._post_raw, bodies))

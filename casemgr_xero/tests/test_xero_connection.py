@@ -5,6 +5,7 @@ import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 from casemgr_xero_core.errors import ReconnectRequired
+from psycopg2 import IntegrityError
 
 from odoo.exceptions import AccessError, UserError
 from odoo.modules.neutralize import get_neutralization_queries
@@ -116,7 +117,7 @@ class TestXeroConnection(XeroTestCommon):
                 conn.read([field])
 
     def test_one_active_connection_per_company(self):
-        with self.assertRaises(Exception), self.cr.savepoint():
+        with self.assertRaises(IntegrityError), self.cr.savepoint():
             self.env["xero.connection"].create(self._xero_connection_vals(self.env.company))
 
     def test_neutralize_disables_sync(self):
@@ -170,6 +171,8 @@ class TestXeroOAuthCallback(XeroPeerMixin, HttpCase):
     def test_callback_rejects_unknown_state(self):
         self.env["xero.connection"].create(self._xero_connection_vals(self.env.company))
         self.authenticate("admin", "admin")
-        response = self.url_open("/xero/oauth/callback?code=abc&state=forged", allow_redirects=False)
+        response = self.url_open(
+            "/xero/oauth/callback?code=abc&state=forged", allow_redirects=False
+        )
         self.assertEqual(response.status_code, 403)
         self.assertEqual(self.proxy.count("POST", "/connect/token"), 0)

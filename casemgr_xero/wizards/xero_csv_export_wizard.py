@@ -10,9 +10,8 @@ as one download (a zip when there is more than one file). Exported invoices are 
 import io
 import zipfile
 
-from markupsafe import Markup
-
 from casemgr_xero_core import csv_template, mapping
+from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -96,8 +95,14 @@ class XeroCsvExportWizard(models.TransientModel):
         return domain
 
     @api.depends(
-        "company_id", "date_from", "date_to", "partner_ids", "journal_ids", "include_failed",
-        "include_csv", "selected_move_ids",
+        "company_id",
+        "date_from",
+        "date_to",
+        "partner_ids",
+        "journal_ids",
+        "include_failed",
+        "include_csv",
+        "selected_move_ids",
     )
     def _compute_moves(self):
         for wizard in self:

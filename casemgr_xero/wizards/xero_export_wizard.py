@@ -56,13 +56,20 @@ class XeroExportWizard(models.TransientModel):
         if self.date_to:
             domain.append(("invoice_date", "<=", self.date_to))
         if self.partner_ids:
-            domain.append(("commercial_partner_id", "in", self.partner_ids.commercial_partner_id.ids))
+            domain.append(
+                ("commercial_partner_id", "in", self.partner_ids.commercial_partner_id.ids)
+            )
         if self.journal_ids:
             domain.append(("journal_id", "in", self.journal_ids.ids))
         return domain
 
     @api.depends(
-        "company_id", "date_from", "date_to", "partner_ids", "journal_ids", "include_failed",
+        "company_id",
+        "date_from",
+        "date_to",
+        "partner_ids",
+        "journal_ids",
+        "include_failed",
         "selected_move_ids",
     )
     def _compute_moves(self):

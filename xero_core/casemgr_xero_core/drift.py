@@ -63,7 +63,11 @@ def compare(documents: list[OdooDocument], xero_by_id: dict[str, dict]) -> list[
         if _money(xinv.get("Total")) != _money(doc.total):
             out.append(
                 Difference(
-                    doc.key, doc.number, "total", str(_money(doc.total)), str(_money(xinv.get("Total")))
+                    doc.key,
+                    doc.number,
+                    "total",
+                    str(_money(doc.total)),
+                    str(_money(xinv.get("Total"))),
                 )
             )
         if _money(xinv.get("AmountDue")) != _money(doc.amount_due):

@@ -252,7 +252,9 @@ def send_invoice_batch(
             ok=False,
             retryable=True,
             unknown=True,
-            messages=[f"{kind.label} {numbers[i]}: Xero did not confirm it after {max_rounds} tries."],
+            messages=[
+                f"{kind.label} {numbers[i]}: Xero did not confirm it after {max_rounds} tries."
+            ],
         )
     return finish()
 

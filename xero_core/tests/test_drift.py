@@ -4,8 +4,14 @@ from casemgr_xero_core.drift import OdooDocument, compare
 
 
 def _doc(**kw):
-    base = dict(key=1, number="INV/1", xero_id="X1", total=Decimal("115.00"),
-                amount_due=Decimal("115.00"), paid=False)
+    base = dict(
+        key=1,
+        number="INV/1",
+        xero_id="X1",
+        total=Decimal("115.00"),
+        amount_due=Decimal("115.00"),
+        paid=False,
+    )
     base.update(kw)
     return OdooDocument(**base)
 

@@ -62,17 +62,37 @@ def test_invoices_to_look_at_filters_client_side():
     old = ms(now - timedelta(days=3))
     new = ms(now - timedelta(minutes=1))
     pays = [
-        {"PaymentID": "a", "Status": "AUTHORISED", "UpdatedDateUTC": old,
-         "Invoice": {"InvoiceID": "i1"}},
-        {"PaymentID": "b", "Status": "AUTHORISED", "UpdatedDateUTC": new,
-         "Invoice": {"InvoiceID": "i2"}},
-        {"PaymentID": "c", "Status": "AUTHORISED", "UpdatedDateUTC": new,
-         "Invoice": {"InvoiceID": "i2"}},
+        {
+            "PaymentID": "a",
+            "Status": "AUTHORISED",
+            "UpdatedDateUTC": old,
+            "Invoice": {"InvoiceID": "i1"},
+        },
+        {
+            "PaymentID": "b",
+            "Status": "AUTHORISED",
+            "UpdatedDateUTC": new,
+            "Invoice": {"InvoiceID": "i2"},
+        },
+        {
+            "PaymentID": "c",
+            "Status": "AUTHORISED",
+            "UpdatedDateUTC": new,
+            "Invoice": {"InvoiceID": "i2"},
+        },
         # deleted without a new UpdatedDateUTC (xero-local) but still active in Odoo
-        {"PaymentID": "d", "Status": "DELETED", "UpdatedDateUTC": old,
-         "Invoice": {"InvoiceID": "i3"}},
-        {"PaymentID": "e", "Status": "DELETED", "UpdatedDateUTC": old,
-         "Invoice": {"InvoiceID": "i4"}},
+        {
+            "PaymentID": "d",
+            "Status": "DELETED",
+            "UpdatedDateUTC": old,
+            "Invoice": {"InvoiceID": "i3"},
+        },
+        {
+            "PaymentID": "e",
+            "Status": "DELETED",
+            "UpdatedDateUTC": old,
+            "Invoice": {"InvoiceID": "i4"},
+        },
         {"PaymentID": "f", "Status": "AUTHORISED", "UpdatedDateUTC": new},  # no invoice
     ]
     since = (now - timedelta(hours=1)).replace(tzinfo=None)  # naive = UTC (Odoo)
@@ -94,8 +114,12 @@ def test_list_payments_paginates_and_get_payment(make_client, xero):
     (r,) = client.put_invoices([payloads(1)[0]], "pp1")
     created = [
         client.create_payment(
-            {"Invoice": {"InvoiceID": r.xero_id}, "Account": {"Code": "090"},
-             "Date": "2024-06-05", "Amount": 1}
+            {
+                "Invoice": {"InvoiceID": r.xero_id},
+                "Account": {"Code": "090"},
+                "Date": "2024-06-05",
+                "Amount": 1,
+            }
         )
         for _ in range(105)
     ]
