@@ -35,6 +35,4 @@
             "casemgr_xero/static/tests/tours/*.js",
         ],
     },
-    "installable": True,
-    "application": False,
 }

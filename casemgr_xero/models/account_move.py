@@ -23,7 +23,7 @@ from casemgr_xero_core.payments import ODOO_ACTIVE, diff_payments, payment_data
 from markupsafe import Markup
 from psycopg2.extras import execute_values
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_is_zero, formatLang, html_escape
 
@@ -56,11 +56,9 @@ class AccountMove(models.Model):
         index=True,
     )
     xero_invoice_id = fields.Char(string="Xero InvoiceID", copy=False, index=True, readonly=True)
-    xero_connection_id = fields.Many2one(
-        "xero.connection", string="Xero Connection", copy=False, index=True, readonly=True
-    )
+    xero_connection_id = fields.Many2one("xero.connection", copy=False, index=True, readonly=True)
     xero_sent_at = fields.Datetime(string="Sent to Xero", copy=False, readonly=True)
-    xero_error = fields.Text(string="Xero Error", copy=False, readonly=True)
+    xero_error = fields.Text(copy=False, readonly=True)
     xero_attempt_key = fields.Char(copy=False, readonly=True)
     xero_attempt_at = fields.Datetime(copy=False, readonly=True)
     xero_outcome_unknown = fields.Boolean(
@@ -84,21 +82,21 @@ class AccountMove(models.Model):
         """Why this move cannot be queued (None when it can)."""
         self.ensure_one()
         if self.move_type not in ("out_invoice", "out_refund"):
-            return _("not a customer invoice or credit note")
+            return self.env._("not a customer invoice or credit note")
         if self.state != "posted":
-            return _("not posted")
+            return self.env._("not posted")
         if self.xero_state == "sent":
-            return _("already in Xero")
+            return self.env._("already in Xero")
         if self.xero_state in ("queued", "sending"):
-            return _("already queued")
+            return self.env._("already queued")
         if self.xero_state == "csv":
             # Imported into Xero by hand from a CSV file: sending it too would duplicate it.
-            return _("already exported by CSV")
+            return self.env._("already exported by CSV")
         conn = connections.get(self.company_id.id)
         if not conn:
-            return _("company %s has no Xero connection") % self.company_id.name
+            return self.env._("company %s has no Xero connection", self.company_id.name)
         if conn.state != "connected":
-            return _("the Xero connection of %s is not connected") % self.company_id.name
+            return self.env._("the Xero connection of %s is not connected", self.company_id.name)
         return None
 
     def _xero_queue(self):
@@ -132,19 +130,24 @@ class AccountMove(models.Model):
     def action_xero_send(self):
         """Send to Xero: queue the eligible moves; the export cron does the sending."""
         queued, skipped = self._xero_queue()
-        lines = [_("%s invoice(s) queued for Xero.") % len(queued)]
+        lines = [self.env._("%s invoice(s) queued for Xero.", len(queued))]
         for reason, moves in skipped.items():
             names = ", ".join(moves[:5].mapped("display_name"))
-            more = _(" and %s more") % (len(moves) - 5) if len(moves) > 5 else ""
+            more = self.env._(" and %s more", len(moves) - 5) if len(moves) > 5 else ""
             lines.append(
-                _("%(count)s skipped (%(reason)s): %(names)s%(more)s")
-                % {"count": len(moves), "reason": reason, "names": names, "more": more}
+                self.env._(
+                    "%(count)s skipped (%(reason)s): %(names)s%(more)s",
+                    count=len(moves),
+                    reason=reason,
+                    names=names,
+                    more=more,
+                )
             )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Send to Xero"),
+                "title": self.env._("Send to Xero"),
                 "message": "\n".join(lines),
                 "type": "success" if queued and not skipped else "warning",
                 "sticky": bool(skipped),
@@ -312,7 +315,8 @@ class AccountMove(models.Model):
                             results[move.id] = (
                                 "failed",
                                 item.xero_id,
-                                "\n".join(item.messages) or _("Xero refused this document."),
+                                "\n".join(item.messages)
+                                or self.env._("Xero refused this document."),
                             )
         finally:
             if results:
@@ -336,17 +340,20 @@ class AccountMove(models.Model):
                     fields.Date.to_string(move.invoice_date or move.date),
                 )
             except XeroError as exc:
-                message = _(
+                message = self.env._(
                     "Credit note %(cn)s is in Xero but could not be allocated to invoice "
-                    "%(inv)s there: %(msg)s. Allocate it in Xero."
-                ) % {"cn": move.name, "inv": origin.name, "msg": exc}
+                    "%(inv)s there: %(msg)s. Allocate it in Xero.",
+                    cn=move.name,
+                    inv=origin.name,
+                    msg=exc,
+                )
                 with conn._xero_detached() as dconn:
                     dconn.env["xero.failure"]._xero_report(
                         "invoice_export", move.with_env(dconn.env), message, dconn
                     )
                 continue
             move.message_post(
-                body=_("Allocated in Xero to invoice %s.") % origin.name,
+                body=self.env._("Allocated in Xero to invoice %s.", origin.name),
                 message_type="comment",
                 subtype_xmlid="mail.mt_note",
             )
@@ -388,12 +395,14 @@ class AccountMove(models.Model):
             bodies = {}
             for move in sent:
                 url = XERO_WEB_INVOICE_URL % results[move.id][1]
-                bodies[move.id] = _(
-                    'Sent to Xero (%(org)s): <a href="%(url)s" target="_blank">open in Xero</a>'
-                ) % {"org": html_escape(conn.tenant_name or ""), "url": html_escape(url)}
+                bodies[move.id] = self.env._(
+                    'Sent to Xero (%(org)s): <a href="%(url)s" target="_blank">open in Xero</a>',
+                    org=html_escape(conn.tenant_name or ""),
+                    url=html_escape(url),
+                )
             for move in failed:
-                bodies[move.id] = _("Xero refused this invoice: %s") % html_escape(
-                    results[move.id][2]
+                bodies[move.id] = self.env._(
+                    "Xero refused this invoice: %s", html_escape(results[move.id][2])
                 )
             if bodies:
                 dmoves.browse(list(bodies))._message_log_batch(
@@ -441,11 +450,11 @@ class AccountMove(models.Model):
                 amount_types = "Exclusive"
                 if True in included:
                     problems.append(
-                        _(
+                        self.env._(
                             "Invoice %s mixes tax-included and tax-excluded prices (field Taxes): "
-                            "Xero needs one or the other on an invoice."
+                            "Xero needs one or the other on an invoice.",
+                            move.name,
                         )
-                        % move.name
                     )
             for line in move.invoice_line_ids.sorted("sequence"):
                 if line.display_type in ("line_section", "line_note"):
@@ -462,25 +471,29 @@ class AccountMove(models.Model):
                 if line.display_type != "product":
                     continue
                 tax_type = None
-                label = _("Invoice %(inv)s, line %(n)s (%(desc)s)") % {
-                    "inv": move.name,
-                    "n": len(lines) + 1,
-                    "desc": (line.name or "")[:40],
-                }
+                label = self.env._(
+                    "Invoice %(inv)s, line %(n)s (%(desc)s)",
+                    inv=move.name,
+                    n=len(lines) + 1,
+                    desc=(line.name or "")[:40],
+                )
                 if len(line.tax_ids) > 1:
                     problems.append(
-                        _("%s: Xero takes one tax rate per line; use a single (group) tax.") % label
+                        self.env._(
+                            "%s: Xero takes one tax rate per line; use a single (group) tax.", label
+                        )
                     )
                 elif line.tax_ids:
                     tax_type = tax_types.get(line.tax_ids.id)
                     if not tax_type:
                         tax_type = "UNMAPPED"  # reported below; the invoice is not sent
                         problems.append(
-                            _(
+                            self.env._(
                                 "%(label)s: tax %(tax)s has no Xero tax type (field Taxes; map it "
-                                "under Invoicing > Configuration > Xero > Tax types)."
+                                "under Invoicing > Configuration > Xero > Tax types).",
+                                label=label,
+                                tax=line.tax_ids.name,
                             )
-                            % {"label": label, "tax": line.tax_ids.name}
                         )
                 elif amount_types != "NoTax":
                     tax_type = "NONE"
@@ -493,11 +506,11 @@ class AccountMove(models.Model):
                             tracking.append((category, account.name))
                 if len(tracking) > 2:
                     problems.append(
-                        _(
+                        self.env._(
                             "%s: Xero takes two tracking categories per line at most "
-                            "(field Analytic)."
+                            "(field Analytic).",
+                            label,
                         )
-                        % label
                     )
                 line_amount = (
                     line.price_total if amount_types == "Inclusive" else line.price_subtotal
@@ -541,8 +554,10 @@ class AccountMove(models.Model):
             )
             if move.currency_id.is_zero(move.amount_total):
                 problems.append(
-                    _("Invoice %s: the total is zero (field Total); it is not sent to Xero.")
-                    % move.name
+                    self.env._(
+                        "Invoice %s: the total is zero (field Total); it is not sent to Xero.",
+                        move.name,
+                    )
                 )
             if problems:
                 errors[move.id] = problems
@@ -577,10 +592,12 @@ class AccountMove(models.Model):
             if contact_id:
                 data[move.id].contact.xero_contact_id = contact_id
             else:
-                errors[move.id] = _(
+                errors[move.id] = self.env._(
                     "Invoice %(inv)s: customer %(partner)s could not be matched or created "
-                    "in Xero (field Customer)."
-                ) % {"inv": move.name, "partner": partner.display_name or _("(no name)")}
+                    "in Xero (field Customer).",
+                    inv=move.name,
+                    partner=partner.display_name or self.env._("(no name)"),
+                )
         return errors
 
     def _xero_create_contacts(self, conn, client, missing, bindings, lock_env):
@@ -746,16 +763,18 @@ class AccountMove(models.Model):
         for xero_id in ids:
             move = by_xero_id.get(xero_id)
             if not move:
-                results[xero_id] = ("ignored", _("Not an invoice exported from Odoo."))
+                results[xero_id] = ("ignored", self.env._("Not an invoice exported from Odoo."))
                 continue
             client = client or connection._xero_client()
             try:
                 invoice, payments = move._xero_read_payment_truth(client)
             except NotFound:
-                message = _(
+                message = self.env._(
                     "Invoice %(inv)s: Xero no longer knows its InvoiceID %(id)s (field Xero "
-                    "InvoiceID); its payments cannot be mirrored."
-                ) % {"inv": move.display_name, "id": xero_id}
+                    "InvoiceID); its payments cannot be mirrored.",
+                    inv=move.display_name,
+                    id=xero_id,
+                )
                 Failure._xero_report("payment_import", move, message, connection)
                 results[xero_id] = ("failed", message)
                 continue
@@ -767,25 +786,29 @@ class AccountMove(models.Model):
             except (_XeroPaymentProblem, UserError, ValidationError) as exc:
                 message = exc.args[0] if exc.args else str(exc)
                 if not isinstance(exc, _XeroPaymentProblem):
-                    message = _("Invoice %(inv)s: Odoo refused the payment change: %(msg)s") % {
-                        "inv": move.display_name,
-                        "msg": message,
-                    }
+                    message = self.env._(
+                        "Invoice %(inv)s: Odoo refused the payment change: %(msg)s",
+                        inv=move.display_name,
+                        msg=message,
+                    )
                 Failure._xero_report("payment_import", move, message, connection)
                 results[xero_id] = ("failed", message)
             except psycopg2.IntegrityError:
                 # Another worker bound the same Xero payment meanwhile: look again next run.
-                message = _(
+                message = self.env._(
                     "Invoice %(inv)s: another process mirrored the same Xero payment at the same "
-                    "time; it will be checked again."
-                ) % {"inv": move.display_name}
+                    "time; it will be checked again.",
+                    inv=move.display_name,
+                )
                 Failure._xero_report("payment_import", move, message, connection)
                 results[xero_id] = ("failed", message)
             except Exception as exc:  # noqa: BLE001 - one bad invoice must not block the others
                 _logger.exception("Xero payments of invoice %s could not be mirrored", move.id)
-                message = _(
-                    "Invoice %(inv)s: unexpected error while mirroring its Xero payments: %(msg)s"
-                ) % {"inv": move.display_name, "msg": exc}
+                message = self.env._(
+                    "Invoice %(inv)s: unexpected error while mirroring its Xero payments: %(msg)s",
+                    inv=move.display_name,
+                    msg=exc,
+                )
                 Failure._xero_report("payment_import", move, message, connection)
                 results[xero_id] = ("failed", message)
             else:
@@ -816,11 +839,13 @@ class AccountMove(models.Model):
         if not foreign:
             return None
         names = ", ".join(c.get("CreditNoteNumber") or c["CreditNoteID"] for c in foreign)
-        return _(
+        return self.env._(
             "Invoice %(inv)s: Xero shows credit note(s) %(names)s applied to it that were not "
             "made in Odoo (a refund entered in Xero). Record the credit note in Odoo by hand, "
-            "then press Ignore."
-        ) % {"inv": self.display_name, "names": names}
+            "then press Ignore.",
+            inv=self.display_name,
+            names=names,
+        )
 
     def _xero_read_payment_truth(self, client):
         """(Xero invoice dict, [Xero payment dicts]) for this invoice. The invoice's Payments
@@ -869,33 +894,33 @@ class AccountMove(models.Model):
                 )
             )
             for pay in live:
-                self._xero_check_lock(pay.journal_id, pay.date, pid, _("cancel"))
+                self._xero_check_lock(pay.journal_id, pay.date, pid, self.env._("cancel"))
             live.action_draft()
             live.action_cancel()
             for pay in live:
                 notes.append(
-                    _("Payment %(pay)s (%(amount)s) cancelled: Xero payment %(id)s was deleted.")
-                    % {
-                        "pay": html_escape(pay.display_name),
-                        "amount": html_escape(
+                    self.env._(
+                        "Payment %(pay)s (%(amount)s) cancelled: Xero payment %(id)s was deleted.",
+                        pay=html_escape(pay.display_name),
+                        amount=html_escape(
                             formatLang(self.env, pay.amount, currency_obj=pay.currency_id)
                         ),
-                        "id": html_escape(pid),
-                    }
+                        id=html_escape(pid),
+                    )
                 )
         for xero_payment in to_create:
             data = payment_data(xero_payment, invoice)
             pay = self._xero_create_payment(connection, data)
             notes.append(
-                _("Payment %(pay)s (%(amount)s on %(date)s) registered from Xero payment %(id)s.")
-                % {
-                    "pay": html_escape(pay.display_name),
-                    "amount": html_escape(
+                self.env._(
+                    "Payment %(pay)s (%(amount)s on %(date)s) registered from Xero payment %(id)s.",
+                    pay=html_escape(pay.display_name),
+                    amount=html_escape(
                         formatLang(self.env, pay.amount, currency_obj=pay.currency_id)
                     ),
-                    "date": html_escape(str(data.date)),
-                    "id": html_escape(data.payment_id),
-                }
+                    date=html_escape(str(data.date)),
+                    id=html_escape(data.payment_id),
+                )
             )
         if notes:
             self._message_log(body=Markup("<br/>").join(Markup(n) for n in notes))
@@ -905,31 +930,30 @@ class AccountMove(models.Model):
         lock = self.company_id._get_user_fiscal_lock_date(journal)
         if date and lock and date <= lock:
             raise _XeroPaymentProblem(
-                _(
+                self.env._(
                     "Invoice %(inv)s: cannot %(what)s the payment of Xero payment %(id)s dated "
                     "%(date)s: the period is locked until %(lock)s (field Lock Date in the "
-                    "accounting settings)."
+                    "accounting settings).",
+                    inv=self.display_name,
+                    what=what,
+                    id=xero_payment_id,
+                    date=date,
+                    lock=lock,
                 )
-                % {
-                    "inv": self.display_name,
-                    "what": what,
-                    "id": xero_payment_id,
-                    "date": date,
-                    "lock": lock,
-                }
             )
 
     def _xero_create_payment(self, connection, data):
         """A posted payment mirroring ``data`` (PaymentData), reconciled with this invoice."""
         self.ensure_one()
-        label = _("Invoice %(inv)s: Xero payment %(id)s") % {
-            "inv": self.display_name,
-            "id": data.payment_id,
-        }
+        label = self.env._(
+            "Invoice %(inv)s: Xero payment %(id)s", inv=self.display_name, id=data.payment_id
+        )
         if self.state != "posted":
             raise _XeroPaymentProblem(
-                _("%(label)s cannot be registered: the invoice is not posted (field Status).")
-                % {"label": label}
+                self.env._(
+                    "%(label)s cannot be registered: the invoice is not posted (field Status).",
+                    label=label,
+                )
             )
         currency = self.currency_id
         if data.currency and data.currency != self.currency_id.name:
@@ -940,52 +964,52 @@ class AccountMove(models.Model):
             )
             if not currency or not currency.active:
                 raise _XeroPaymentProblem(
-                    _(
+                    self.env._(
                         "%(label)s is in %(cur)s, which is missing or inactive in Odoo (activate "
-                        "it under Accounting > Configuration > Currencies, field Active)."
+                        "it under Accounting > Configuration > Currencies, field Active).",
+                        label=label,
+                        cur=data.currency,
                     )
-                    % {"label": label, "cur": data.currency}
                 )
         journal = self.env["xero.payment.journal"]._xero_journal_for(
             connection, data.account_code, data.account_id, currency
         )
         if not journal:
             raise _XeroPaymentProblem(
-                _(
+                self.env._(
                     "%(label)s was made to Xero account %(acc)s in %(cur)s, which has no Odoo "
                     "journal: map it under Invoicing > Configuration > Xero > Payment journals "
-                    "(field Xero account)."
+                    "(field Xero account).",
+                    label=label,
+                    acc=data.account_code or data.account_id or self.env._("(none)"),
+                    cur=currency.name,
                 )
-                % {
-                    "label": label,
-                    "acc": data.account_code or data.account_id or _("(none)"),
-                    "cur": currency.name,
-                }
             )
         if not data.date:
-            raise _XeroPaymentProblem(_("%(label)s has no date in Xero.") % {"label": label})
-        self._xero_check_lock(journal, data.date, data.payment_id, _("register"))
+            raise _XeroPaymentProblem(self.env._("%(label)s has no date in Xero.", label=label))
+        self._xero_check_lock(journal, data.date, data.payment_id, self.env._("register"))
         if currency.compare_amounts(data.amount, 0.0) <= 0:
             raise _XeroPaymentProblem(
-                _("%(label)s has a non-positive amount (%(amount)s).")
-                % {"label": label, "amount": data.amount}
+                self.env._(
+                    "%(label)s has a non-positive amount (%(amount)s).",
+                    label=label,
+                    amount=data.amount,
+                )
             )
         amount_in_invoice_currency = currency._convert(
             data.amount, self.currency_id, self.company_id, data.date
         )
         if self.currency_id.compare_amounts(amount_in_invoice_currency, self.amount_residual) > 0:
             raise _XeroPaymentProblem(
-                _(
+                self.env._(
                     "%(label)s of %(amount)s is more than the amount due in Odoo (%(residual)s, "
-                    "field Amount Due): check the invoice's other payments and credit notes."
-                )
-                % {
-                    "label": label,
-                    "amount": formatLang(self.env, data.amount, currency_obj=currency),
-                    "residual": formatLang(
+                    "field Amount Due): check the invoice's other payments and credit notes.",
+                    label=label,
+                    amount=formatLang(self.env, data.amount, currency_obj=currency),
+                    residual=formatLang(
                         self.env, self.amount_residual, currency_obj=self.currency_id
                     ),
-                }
+                )
             )
         vals = {
             "journal_id": journal.id,

@@ -14,7 +14,7 @@ class AccountPayment(models.Model):
     )
 
     def init(self):
-        super().init()
+        res = super().init()
         # Last guard of the reconcile: one live Odoo payment per Xero payment and company.
         # Cancelled ones keep their id (history) and do not count.
         self.env.cr.execute(
@@ -24,3 +24,4 @@ class AccountPayment(models.Model):
              WHERE xero_payment_id IS NOT NULL AND state NOT IN ('canceled', 'rejected')
             """
         )
+        return res

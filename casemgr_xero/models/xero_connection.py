@@ -17,7 +17,7 @@ from casemgr_xero_core.client import XeroClient
 from casemgr_xero_core.endpoints import XeroEndpoints
 from casemgr_xero_core.errors import ReconnectRequired, XeroError
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 _logger = logging.getLogger(__name__)
@@ -173,8 +173,11 @@ class XeroConnection(models.Model):
                 value = conn[fname] or ""
                 if not value.startswith(("https://", "http://")):
                     raise ValidationError(
-                        _("Xero connection %(name)s: field %(field)s must be an http(s) URL.")
-                        % {"name": conn.display_name, "field": conn._fields[fname].string}
+                        self.env._(
+                            "Xero connection %(name)s: field %(field)s must be an http(s) URL.",
+                            name=conn.display_name,
+                            field=conn._fields[fname].string,
+                        )
                     )
 
     # ------------------------------------------------------------------
@@ -195,8 +198,10 @@ class XeroConnection(models.Model):
         conn = self.sudo()
         if not conn.client_id or not conn.client_secret:
             raise UserError(
-                _("Xero connection %(name)s: set the Client ID and the Client Secret first.")
-                % {"name": self.display_name}
+                self.env._(
+                    "Xero connection %(name)s: set the Client ID and the Client Secret first.",
+                    name=self.display_name,
+                )
             )
         return conn.client_id, conn.client_secret
 
@@ -242,7 +247,7 @@ class XeroConnection(models.Model):
         for conn in self.sudo():
             conn.env["xero.failure"]._xero_resolve("auth", conn, conn)
             conn.activity_ids.filtered(lambda a: a.summary == _RECONNECT_SUMMARY).action_feedback(
-                feedback=_("Reconnected to Xero.")
+                feedback=self.env._("Reconnected to Xero.")
             )
 
     def _xero_refresh(self, stale_token=None):
@@ -297,11 +302,12 @@ class XeroConnection(models.Model):
         activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
         manager_group = self.env.ref("account.group_account_manager")
         for conn in self:
-            message = _("Xero connection %(name)s (%(company)s) must be reconnected: %(error)s") % {
-                "name": conn.name,
-                "company": conn.company_id.name,
-                "error": conn.last_error or _("Xero refused the stored authorisation."),
-            }
+            message = self.env._(
+                "Xero connection %(name)s (%(company)s) must be reconnected: %(error)s",
+                name=conn.name,
+                company=conn.company_id.name,
+                error=conn.last_error or self.env._("Xero refused the stored authorisation."),
+            )
             self.env["xero.failure"]._xero_report("auth", conn, message, conn)
             if not activity_type:
                 continue
@@ -360,13 +366,17 @@ class XeroConnection(models.Model):
         self.ensure_one()
         if not self.tenant_id:
             raise UserError(
-                _("Xero connection %(name)s has no organisation yet: connect it first.")
-                % {"name": self.display_name}
+                self.env._(
+                    "Xero connection %(name)s has no organisation yet: connect it first.",
+                    name=self.display_name,
+                )
             )
         if self.state == "needs_reconnect":
             raise UserError(
-                _("Xero connection %(name)s needs to be reconnected (Connect to Xero).")
-                % {"name": self.display_name}
+                self.env._(
+                    "Xero connection %(name)s needs to be reconnected (Connect to Xero).",
+                    name=self.display_name,
+                )
             )
         holder = {}
         conn_id = self.id
@@ -427,7 +437,7 @@ class XeroConnection(models.Model):
             tenants = oauth.list_connections(self._xero_endpoints(), token["access_token"])
         except XeroError as exc:
             raise UserError(
-                _("Xero connection %(name)s: %(msg)s") % {"name": self.display_name, "msg": exc}
+                self.env._("Xero connection %(name)s: %(msg)s", name=self.display_name, msg=exc)
             ) from exc
         self._xero_save_token(token)
         return self._xero_bind_tenants(tenants)
@@ -450,7 +460,12 @@ class XeroConnection(models.Model):
             if t.get("tenantType", "ORGANISATION") == "ORGANISATION"
         ]
         if not orgs:
-            self.write({"state": "draft", "last_error": _("The grant gives no Xero organisation.")})
+            self.write(
+                {
+                    "state": "draft",
+                    "last_error": self.env._("The grant gives no Xero organisation."),
+                }
+            )
             return False
         current = [o for o in orgs if o["id"] == self.tenant_id]
         if current or len(orgs) == 1:
@@ -489,8 +504,9 @@ class XeroConnection(models.Model):
         except XeroError as exc:
             self.last_error = str(exc)
             raise UserError(
-                _("Xero connection %(name)s failed: %(msg)s")
-                % {"name": self.display_name, "msg": exc}
+                self.env._(
+                    "Xero connection %(name)s failed: %(msg)s", name=self.display_name, msg=exc
+                )
             ) from exc
         name = org.get("Name") or self.tenant_name
         self.write({"tenant_name": name, "state": "connected", "last_error": False})
@@ -499,8 +515,8 @@ class XeroConnection(models.Model):
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Connected to Xero"),
-                "message": _("Organisation: %s") % name,
+                "title": self.env._("Connected to Xero"),
+                "message": self.env._("Organisation: %s", name),
                 "type": "success",
                 "sticky": False,
             },
@@ -532,26 +548,32 @@ class XeroConnection(models.Model):
             )
         except XeroError as exc:
             raise UserError(
-                _("Xero connection %(name)s: %(msg)s") % {"name": self.display_name, "msg": exc}
+                self.env._("Xero connection %(name)s: %(msg)s", name=self.display_name, msg=exc)
             ) from exc
         problems = check_settings(accounts, taxes, tracking, *lists)
         unchecked = [
             label
             for label, values in zip(
-                (_("accounts"), _("tax rates"), _("tracking")), lists, strict=True
+                (self.env._("accounts"), self.env._("tax rates"), self.env._("tracking")),
+                lists,
+                strict=True,
             )
             if values is None
         ]
-        lines = problems or [_("Every mapped account, tax and tracking category exists in Xero.")]
+        lines = problems or [
+            self.env._("Every mapped account, tax and tracking category exists in Xero.")
+        ]
         if unchecked:
             lines.append(
-                _("This Xero organisation did not list its %s: not checked.") % ", ".join(unchecked)
+                self.env._(
+                    "This Xero organisation did not list its %s: not checked.", ", ".join(unchecked)
+                )
             )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Xero mappings"),
+                "title": self.env._("Xero mappings"),
                 "message": "\n".join(lines),
                 "type": "warning" if problems else "success",
                 "sticky": bool(problems),

@@ -2,7 +2,7 @@
 import logging
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 _logger = logging.getLogger(__name__)
@@ -162,8 +162,10 @@ class XeroFailure(models.Model):
         self.ensure_one()
         if not self._xero_record():
             raise UserError(
-                _("Xero failure %(name)s: the record it is about no longer exists; ignore it.")
-                % {"name": self.name}
+                self.env._(
+                    "Xero failure %(name)s: the record it is about no longer exists; ignore it.",
+                    name=self.name,
+                )
             )
         return {
             "type": "ir.actions.act_window",
@@ -176,7 +178,7 @@ class XeroFailure(models.Model):
         self.ensure_one()
         if not self.xero_url:
             raise UserError(
-                _("Xero failure %(name)s: this record is not in Xero yet.") % {"name": self.name}
+                self.env._("Xero failure %(name)s: this record is not in Xero yet.", name=self.name)
             )
         return {"type": "ir.actions.act_url", "url": self.xero_url, "target": "new"}
 
@@ -195,16 +197,16 @@ class XeroFailure(models.Model):
         """
         failures = self.filtered(lambda f: f.state in ("open", "retrying"))
         if not failures:
-            raise UserError(_("Retry: only open failures can be retried."))
+            raise UserError(self.env._("Retry: only open failures can be retried."))
         auth = failures.filtered(lambda f: f.kind == "auth")
         if auth:
             if len(failures) > 1:
                 raise UserError(
-                    _(
+                    self.env._(
                         "Retry: %(name)s is a connection problem; open it alone and reconnect "
-                        "the Xero connection."
+                        "the Xero connection.",
+                        name=auth[0].name,
                     )
-                    % {"name": auth[0].name}
                 )
             return auth._xero_retry_auth()
         invoices = failures.filtered(
@@ -216,17 +218,19 @@ class XeroFailure(models.Model):
         if invoices:
             done, skip = invoices._xero_retry_invoices()
             if done:
-                lines.append(_("%s invoice(s) queued for Xero again.") % len(done))
+                lines.append(self.env._("%s invoice(s) queued for Xero again.", len(done)))
             skipped += skip
         for failure in failures - invoices:
             record = failure._xero_record()
             if not record:
-                skipped.append(_("%s: the record no longer exists") % failure.name)
+                skipped.append(self.env._("%s: the record no longer exists", failure.name))
                 continue
             if not hasattr(record, "_xero_retry_failure"):
                 skipped.append(
-                    _("%(name)s: cannot be retried from here, open the record and fix it")
-                    % {"name": failure.name}
+                    self.env._(
+                        "%(name)s: cannot be retried from here, open the record and fix it",
+                        name=failure.name,
+                    )
                 )
                 continue
             result = record._xero_retry_failure(failure)
@@ -234,17 +238,17 @@ class XeroFailure(models.Model):
             if isinstance(result, dict):
                 actions.append(result)
             else:
-                lines.append(_("%s: retrying.") % failure.name)
+                lines.append(self.env._("%s: retrying.", failure.name))
         if not lines and not actions:
-            raise UserError(_("Retry did nothing:\n%s") % "\n".join(skipped))
+            raise UserError(self.env._("Retry did nothing:\n%s", "\n".join(skipped)))
         if len(actions) == 1 and not lines and not skipped:
             return actions[0]
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Retry"),
-                "message": "\n".join(lines + [_("Skipped: %s") % s for s in skipped]),
+                "title": self.env._("Retry"),
+                "message": "\n".join(lines + [self.env._("Skipped: %s", s) for s in skipped]),
                 "type": "warning" if skipped else "success",
                 "sticky": bool(skipped),
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
@@ -258,11 +262,14 @@ class XeroFailure(models.Model):
         reasons = []
         for reason, skipped_moves in skipped.items():
             reasons.append(
-                _("%(names)s (%(reason)s)")
-                % {"names": ", ".join(skipped_moves.mapped("display_name")), "reason": reason}
+                self.env._(
+                    "%(names)s (%(reason)s)",
+                    names=", ".join(skipped_moves.mapped("display_name")),
+                    reason=reason,
+                )
             )
         missing = self.filtered(lambda f: f.res_id not in moves.ids)
-        reasons += [_("%s: the invoice no longer exists") % f.name for f in missing]
+        reasons += [self.env._("%s: the invoice no longer exists", f.name) for f in missing]
         done = self.filtered(lambda f: f.res_id in queued.ids)
         done.write({"state": "retrying"})
         return done, reasons
@@ -274,7 +281,9 @@ class XeroFailure(models.Model):
             connection = self._xero_record()
         if not connection:
             raise UserError(
-                _("Xero failure %(name)s: its connection no longer exists.") % {"name": self.name}
+                self.env._(
+                    "Xero failure %(name)s: its connection no longer exists.", name=self.name
+                )
             )
         return {
             "type": "ir.actions.act_window",

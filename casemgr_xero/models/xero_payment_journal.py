@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -36,13 +36,20 @@ class XeroPaymentJournal(models.Model):
         for rec in self:
             if rec.journal_id.type not in ("bank", "cash"):
                 raise ValidationError(
-                    _("Xero payment journal %(acc)s: journal %(j)s must be a bank or cash journal.")
-                    % {"acc": rec.xero_account, "j": rec.journal_id.display_name}
+                    self.env._(
+                        "Xero payment journal %(acc)s: journal %(j)s must be a bank or cash "
+                        "journal.",
+                        acc=rec.xero_account,
+                        j=rec.journal_id.display_name,
+                    )
                 )
             if rec.journal_id.company_id != rec.connection_id.company_id:
                 raise ValidationError(
-                    _("Xero payment journal %(acc)s: journal %(j)s belongs to another company.")
-                    % {"acc": rec.xero_account, "j": rec.journal_id.display_name}
+                    self.env._(
+                        "Xero payment journal %(acc)s: journal %(j)s belongs to another company.",
+                        acc=rec.xero_account,
+                        j=rec.journal_id.display_name,
+                    )
                 )
             dupes = self.search_count(
                 [
@@ -54,8 +61,10 @@ class XeroPaymentJournal(models.Model):
             )
             if dupes:
                 raise ValidationError(
-                    _("Xero account %(acc)s is already mapped for this currency.")
-                    % {"acc": rec.xero_account}
+                    self.env._(
+                        "Xero account %(acc)s is already mapped for this currency.",
+                        acc=rec.xero_account,
+                    )
                 )
 
     @api.model

@@ -20,7 +20,7 @@ from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 from casemgr_xero_core.payments import invoices_to_look_at, parse_xero_datetime
 from psycopg2.extras import execute_values
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 _logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class XeroWebhookEvent(models.Model):
                  WHERE connection_id = %s AND state = 'new' AND event_category NOT IN %s
                 """,
                 [
-                    _("Only invoice events can carry payment changes."),
+                    self.env._("Only invoice events can carry payment changes."),
                     conn.id,
                     HANDLED_CATEGORIES,
                 ],

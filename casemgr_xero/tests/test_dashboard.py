@@ -273,8 +273,8 @@ class TestXeroDashboard(XeroTestCommon):
             try:
                 self.connection._xero_refresh()
                 self.fail("ReconnectRequired expected")
-            except ReconnectRequired:
-                pass
+            except ReconnectRequired as exc:
+                self.assertTrue(exc.message, "the reason is kept for the user")
         self.env.invalidate_all()
         self.assertEqual(self.connection.state, "needs_reconnect")
         failure = self._failure_of(self.connection, "auth")

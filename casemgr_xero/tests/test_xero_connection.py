@@ -83,8 +83,8 @@ class TestXeroConnection(XeroTestCommon):
         try:
             self.connection._xero_client().get_organisation()
             self.fail("ReconnectRequired expected")
-        except ReconnectRequired:
-            pass
+        except ReconnectRequired as exc:
+            self.assertTrue(exc.message, "the reason is kept for the user")
         self.connection.invalidate_recordset()
         self.assertEqual(self.connection.state, "needs_reconnect")
         with self.assertRaises(UserError):

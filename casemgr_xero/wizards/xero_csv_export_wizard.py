@@ -13,7 +13,7 @@ import zipfile
 from casemgr_xero_core import csv_template, mapping
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import html_escape
 
@@ -120,12 +120,12 @@ class XeroCsvExportWizard(models.TransientModel):
         )
         if not conn:
             raise UserError(
-                _(
+                self.env._(
                     "Export to Xero CSV: company %(company)s has no Xero connection. Create one "
                     "under Invoicing > Configuration > Xero > Connections (it need not be "
-                    "connected): it holds the account codes and tax types used in the file."
+                    "connected): it holds the account codes and tax types used in the file.",
+                    company=self.company_id.name,
                 )
-                % {"company": self.company_id.name}
             )
         return conn
 
@@ -137,10 +137,12 @@ class XeroCsvExportWizard(models.TransientModel):
         if errors:
             shown = errors[:MAX_PROBLEMS_SHOWN]
             if len(errors) > len(shown):
-                shown.append(_("… and %s more problem(s).") % (len(errors) - len(shown)))
+                shown.append(self.env._("… and %s more problem(s).", len(errors) - len(shown)))
             raise UserError(
-                _("Export to Xero CSV: fix these invoices first (nothing was exported).\n%s")
-                % "\n".join(shown)
+                self.env._(
+                    "Export to Xero CSV: fix these invoices first (nothing was exported).\n%s",
+                    "\n".join(shown),
+                )
             )
 
     def _xero_files(self, invoices):
@@ -175,18 +177,20 @@ class XeroCsvExportWizard(models.TransientModel):
     def action_xero_export_csv(self):
         self.ensure_one()
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise UserError(_("Export to Xero CSV: the date From must be before the date To."))
+            raise UserError(
+                self.env._("Export to Xero CSV: the date From must be before the date To.")
+            )
         Move = self.env["account.move"]
         moves = Move.search(self._xero_domain(), order="invoice_date, name, id")
         if not moves:
             raise UserError(
-                _("Export to Xero CSV: no posted customer invoice matches these filters.")
+                self.env._("Export to Xero CSV: no posted customer invoice matches these filters.")
             )
         conn = self._xero_connection()
         moves = self._xero_lock(moves)
         if not moves:
             raise UserError(
-                _("Export to Xero CSV: these invoices were queued for the API meanwhile.")
+                self.env._("Export to Xero CSV: these invoices were queued for the API meanwhile.")
             )
         data, problems = Move._xero_invoice_data(conn, moves)
         self._xero_check(moves, data, problems)
@@ -213,7 +217,7 @@ class XeroCsvExportWizard(models.TransientModel):
         moves.write({"xero_state": "csv", "xero_error": False})
         # A failure of the API path is moot once the invoice went to Xero by file.
         self.env["xero.failure"]._xero_resolve("invoice_export", moves)
-        body = Markup(html_escape(_("Exported to Xero by CSV (file %s)."))) % name
+        body = Markup(html_escape(self.env._("Exported to Xero by CSV (file %s)."))) % name
         moves._message_log_batch(bodies={m.id: body for m in moves})
         return {
             "type": "ir.actions.act_url",

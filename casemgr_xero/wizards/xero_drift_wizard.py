@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, fields, models
+from odoo import fields, models
 
 
 class XeroDriftWizard(models.TransientModel):
@@ -32,8 +32,11 @@ class XeroDriftWizard(models.TransientModel):
                     )
                     for move, diff in differences
                 ],
-                "summary": _("%(checked)s exported invoice(s) checked, %(diff)s difference(s).")
-                % {"checked": len(checked), "diff": len(differences)},
+                "summary": self.env._(
+                    "%(checked)s exported invoice(s) checked, %(diff)s difference(s).",
+                    checked=len(checked),
+                    diff=len(differences),
+                ),
             }
         )
         return True

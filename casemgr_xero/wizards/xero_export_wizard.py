@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -82,8 +82,10 @@ class XeroExportWizard(models.TransientModel):
     def action_xero_export(self):
         self.ensure_one()
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise UserError(_("Export to Xero: the date From must be before the date To."))
+            raise UserError(self.env._("Export to Xero: the date From must be before the date To."))
         moves = self.env["account.move"].search(self._xero_domain())
         if not moves:
-            raise UserError(_("Export to Xero: no posted customer invoice matches these filters."))
+            raise UserError(
+                self.env._("Export to Xero: no posted customer invoice matches these filters.")
+            )
         return moves.action_xero_send()

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -21,10 +21,10 @@ class XeroTenantSelectWizard(models.TransientModel):
     def action_xero_bind(self):
         self.ensure_one()
         if not self.tenant:
-            raise UserError(_("Choose the Xero organisation to bind."))
+            raise UserError(self.env._("Choose the Xero organisation to bind."))
         orgs = {t["id"]: t["name"] for t in (self.connection_id.available_tenant_ids or [])}
         if self.tenant not in orgs:
-            raise UserError(_("That organisation is not part of this Xero grant."))
+            raise UserError(self.env._("That organisation is not part of this Xero grant."))
         self.connection_id.write(
             {
                 "tenant_id": self.tenant,
