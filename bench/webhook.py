@@ -20,6 +20,7 @@ import _harness as h
 from casemgr_xero_core.testing.webhook import build_event, build_payload, signed_post
 
 KEY = "bench-webhook-key"
+LOG = str(h.REPO / ".cache" / "bench-webhook-odoo.log")
 
 
 def setup(registry, conn_id, invoices):
@@ -70,14 +71,12 @@ def start_server(db, port):
             "1",
             "--workers",
             "0",
-            "--addons-path",
-            f"{h.REPO},{h._odoo_addons()}",
             "--log-level",
             "warn",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(LOG, "w"),  # noqa: SIM115 - kept open for the server's lifetime
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -88,7 +87,7 @@ def start_server(db, port):
             return proc  # it answers
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"Odoo exited with {proc.returncode}") from None
+                raise RuntimeError(f"Odoo exited with {proc.returncode}: see {LOG}") from None
             time.sleep(0.5)
     proc.kill()
     raise RuntimeError("Odoo did not start")
