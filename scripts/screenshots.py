@@ -203,7 +203,7 @@ def main():
         browser.wait(".modal .o_form_view [name=move_count]")
         browser.shot(out("export-wizard.png"))
 
-        browser.goto(f"{args.odoo}/odoo/action-casemgr_xero.xero_failure_action")
+        browser.goto(f"{args.odoo}/odoo/action-casemgr_xero.xero_failure_dashboard_action")
         browser.wait(".o_kanban_record, .o_data_row")
         browser.shot(out("dashboard.png"))
 

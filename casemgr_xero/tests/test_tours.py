@@ -128,14 +128,9 @@ class TestXeroTours(XeroPeerMixin, HttpCase):
         self.assertEqual(failure.state, "resolved")
 
     def test_dashboard_retry(self):
-        action = self.env.ref("casemgr_xero.xero_failure_action")
-        if "kanban" not in action.view_mode or not hasattr(
-            self.env["xero.failure"], "action_xero_retry"
-        ):
-            self.skipTest("failure dashboard (kanban + Retry) not in this build")
         move, failure = self._fixed_failure()
         self.start_tour(
-            "/odoo/action-casemgr_xero.xero_failure_action?view_type=kanban",
+            "/odoo/action-casemgr_xero.xero_failure_dashboard_action",
             "casemgr_xero_dashboard_retry",
             login="admin",
         )
