@@ -185,8 +185,8 @@ tours.add("casemgr_xero_dashboard_retry", {
             run: "click",
         },
         {
-            content: "The card leaves the open failures (or shows Retrying)",
-            trigger: ".o_kanban_renderer:not(:has(.o_kanban_record:contains(has no Xero tax type))), .o_kanban_record:contains(has no Xero tax type):contains(Retrying)",
+            content: "The card moves from the Open column to Retrying",
+            trigger: ".o_kanban_group:has(.o_column_title:contains(Retrying)) .o_kanban_record:contains(has no Xero tax type)",
         },
     ],
 });
