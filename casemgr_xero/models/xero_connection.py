@@ -114,6 +114,11 @@ class XeroConnection(models.Model):
         "batch): an invoice number already used there by another contact is reported instead "
         "of sent. Useful when another system also sends invoices to this organisation.",
     )
+    request_timeout = fields.Integer(
+        default=60,
+        help="Seconds to wait for Xero's answer. A call that times out is treated as "
+        "'outcome unknown': the invoices are looked up in Xero before being sent again.",
+    )
     contacts_synced_at = fields.Datetime(
         copy=False, readonly=True, help="Last read of the organisation's contacts."
     )
@@ -411,6 +416,7 @@ class XeroConnection(models.Model):
             get_token=get_token,
             refresh=refresh,
             on_rate_info=on_rate_info,
+            timeout=(5, self.request_timeout or 60),
         )
 
     @api.model

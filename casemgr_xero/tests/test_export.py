@@ -472,3 +472,24 @@ class TestXeroExport(XeroTestCommon):
         twin_binding = self.env["xero.contact"].search([("partner_id", "=", twin.id)])
         self.assertTrue(twin_binding)
         self.assertNotEqual(twin_binding.xero_contact_id, existing[1].xero_id)
+
+    def test_server_errors_and_read_timeouts_never_duplicate(self):
+        moves = self._invoices(100)
+        moves.action_xero_send()
+        # 1st batch: 503 (nothing stored); 2nd batch: Xero stores it, the answer never comes
+        # within the read timeout; then 500 and 502 on the retries.
+        self.connection.request_timeout = 1
+        self.proxy.respond(503, b"Service Unavailable", method="PUT", path_prefix=INVOICES)
+        self._run_cron()
+        self.assertEqual(len(self._xero_invoices()), 0)
+        self.assertFalse(moves.filtered(lambda m: m.xero_state == "failed"))
+        self.proxy.delay(2.5, method="PUT", path_prefix=INVOICES, after_forward=True)
+        self._run_cron()
+        self.proxy.respond(500, b"oops", method="PUT", path_prefix=INVOICES)
+        self.proxy.respond(502, b"Bad Gateway", method="PUT", path_prefix=INVOICES)
+        for _i in range(4):
+            self._run_cron()
+        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
+        numbers = [inv["InvoiceNumber"] for inv in self._xero_invoices()]
+        self.assertEqual(sorted(numbers), sorted(moves.mapped("name")), "each exactly once")
+        self.assertFalse(self.env["xero.failure"].search([("kind", "=", "invoice_export")]))
