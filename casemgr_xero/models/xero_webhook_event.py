@@ -217,7 +217,7 @@ class XeroWebhookEvent(models.Model):
     def _xero_poll_invoice_ids(self, conn, client):
         """InvoiceIDs, among those exported through ``conn``, whose payments changed since the
         last poll (GET /Payments, every page, filtered client-side on UpdatedDateUTC)."""
-        since = conn.last_payment_poll
+        since = conn.last_payment_poll or None  # never polled: every payment
         payments = client.list_payments(if_modified_since=since)
         self.env.flush_all()
         self.env.cr.execute(

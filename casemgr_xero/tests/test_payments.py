@@ -291,3 +291,11 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
                 [("res_id", "=", move.id), ("state", "in", ("open", "retrying"))]
             )
         )
+
+    def test_first_poll_ever_reads_every_payment(self):
+        move = self._export(250.0)
+        pid = self._xero_pay(move, 250.0)
+        self.connection.last_payment_poll = False  # a connection that never polled
+        self._run(force_poll=True)
+        self.assertEqual(self._payments(move).xero_payment_id, pid)
+        self.assertTrue(self.connection.last_payment_poll)
