@@ -209,3 +209,52 @@ class TestXeroMultiCompany(XeroTestCommon):
         # The user of A can still work their own card.
         env_a["xero.failure"].browse(fail_a.id).action_xero_ignore()
         self.assertEqual(fail_a.state, "ignored")
+
+    def test_webhook_of_tenant_b_never_touches_company_a(self):
+        from casemgr_xero_core.testing.webhook import build_event
+        from casemgr_xero_core.webhooks import parse_events
+
+        moves_a = self._invoices(self.company_data, self.tax_sale_a, 1)
+        moves_b = self._invoices(self.company_data_2, self.tax_b, 1)
+        self._send_and_export(moves_a | moves_b)
+        self.assertEqual(set((moves_a | moves_b).mapped("xero_state")), {"sent"})
+        for conn, bank in (
+            (self.connection, self.company_data["default_journal_bank"]),
+            (self.connection_b, self.company_data_2["default_journal_bank"]),
+        ):
+            self.env["xero.payment.journal"].create(
+                {"connection_id": conn.id, "xero_account": "090", "journal_id": bank.id}
+            )
+            conn.sudo().write(
+                {
+                    "payments_enabled": True,
+                    "webhook_key": f"key-{conn.id}",
+                    "last_payment_poll": "2100-01-01 00:00:00",
+                }
+            )
+        self.connection_b._xero_client().create_payment(
+            {
+                "Invoice": {"InvoiceID": moves_b.xero_invoice_id},
+                "Account": {"Code": "090"},
+                "Date": "2019-01-05",
+                "Amount": float(moves_b.amount_total),
+            }
+        )
+        event = build_event(moves_b.xero_invoice_id, tenant_id=TENANT_B)
+        Event = self.env["xero.webhook.event"].sudo()
+        body = json.dumps({"events": [event]}).encode()
+        # (Delivered to A's endpoint, B's tenant is refused by the controller: see
+        # test_webhook.test_foreign_tenant_events_are_not_stored.)
+        # Delivered to B's endpoint: B's invoice is paid, A's stays untouched.
+        Event._xero_store_events(self.connection_b.id, self.company_b.id, parse_events(body))
+        self.env.flush_all()
+        Event._cron_xero_payments()
+        self.env.invalidate_all()
+        self.assertIn(moves_b.payment_state, ("paid", "in_payment"))
+        self.assertEqual(moves_a.payment_state, "not_paid")
+        payments = self.env["account.payment"].sudo().search([("xero_payment_id", "!=", False)])
+        self.assertEqual(payments.company_id, self.company_b)
+        self.assertFalse(
+            Event.search([("connection_id", "=", self.connection.id)]),
+            "nothing stored or processed for company A",
+        )
