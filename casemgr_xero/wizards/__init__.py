@@ -1,3 +1,4 @@
+from . import xero_invoice_filter_mixin
 from . import xero_tenant_select_wizard
 from . import xero_export_wizard
 from . import xero_drift_wizard

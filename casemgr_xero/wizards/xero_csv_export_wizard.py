@@ -31,68 +31,19 @@ PREFIX_INCLUSIVE = "xero-invoices-tax-inclusive"
 
 class XeroCsvExportWizard(models.TransientModel):
     _name = "xero.csv.export.wizard"
+    _inherit = "xero.invoice.filter.mixin"
     _description = "Export invoices to Xero CSV files"
 
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company
-    )
-    date_from = fields.Date(string="From")
-    date_to = fields.Date(string="To")
-    partner_ids = fields.Many2many("res.partner", string="Customers")
-    journal_ids = fields.Many2many(
-        "account.journal", string="Journals", domain="[('type', '=', 'sale')]"
-    )
     include_failed = fields.Boolean(string="Include invoices the API failed to send")
     include_csv = fields.Boolean(string="Include invoices already exported by CSV")
     date_format = fields.Selection(DATE_FORMATS, required=True, default="%d/%m/%Y")
-    selected_move_ids = fields.Many2many(
-        "account.move", string="Selected invoices", help="Invoices selected on the list."
-    )
-    move_count = fields.Integer(compute="_compute_moves", string="Invoices")
-    amount_total = fields.Monetary(compute="_compute_moves", string="Total")
-    currency_id = fields.Many2one(related="company_id.currency_id")
     attachment_id = fields.Many2one("ir.attachment", readonly=True)
 
-    @api.model
-    def default_get(self, fields_list):
-        res = super().default_get(fields_list)
-        ctx = self.env.context
-        if ctx.get("active_model") == "account.move" and ctx.get("active_ids"):
-            moves = self.env["account.move"].browse(ctx["active_ids"])
-            res["selected_move_ids"] = [(6, 0, moves.ids)]
-            if len(moves.company_id) == 1:
-                res["company_id"] = moves.company_id.id
-        return res
-
     def _xero_states(self):
-        states = ["not_sent"]
-        if self.include_failed:
-            states.append("failed")
+        states = super()._xero_states()
         if self.include_csv:
             states.append("csv")
         return states
-
-    def _xero_domain(self):
-        self.ensure_one()
-        domain = [
-            ("company_id", "=", self.company_id.id),
-            ("move_type", "=", "out_invoice"),
-            ("state", "=", "posted"),
-            ("xero_state", "in", self._xero_states()),
-        ]
-        if self.selected_move_ids:
-            domain.append(("id", "in", self.selected_move_ids.ids))
-        if self.date_from:
-            domain.append(("invoice_date", ">=", self.date_from))
-        if self.date_to:
-            domain.append(("invoice_date", "<=", self.date_to))
-        if self.partner_ids:
-            domain.append(
-                ("commercial_partner_id", "in", self.partner_ids.commercial_partner_id.ids)
-            )
-        if self.journal_ids:
-            domain.append(("journal_id", "in", self.journal_ids.ids))
-        return domain
 
     @api.depends(
         "company_id",
@@ -105,13 +56,7 @@ class XeroCsvExportWizard(models.TransientModel):
         "selected_move_ids",
     )
     def _compute_moves(self):
-        for wizard in self:
-            groups = self.env["account.move"]._read_group(
-                wizard._xero_domain(), [], ["__count", "amount_total_signed:sum"]
-            )
-            count, total = groups[0] if groups else (0, 0.0)
-            wizard.move_count = count
-            wizard.amount_total = total or 0.0
+        return super()._compute_moves()
 
     # ------------------------------------------------------------------
     def _xero_connection(self):

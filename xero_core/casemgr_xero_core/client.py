@@ -128,35 +128,31 @@ class XeroClient:
     def put_invoices(self, invoices: list[dict], idempotency_key: str) -> list[ItemResult]:
         """PUT /Invoices (create only), summarizeErrors=false, unitdp=4. One result per element,
         in order. Raises ValidationError (400 with elements), RateLimited, AuthError, Transient…"""
-        if len(invoices) > MAX_INVOICES_PER_REQUEST:
-            raise ValueError(
-                f"At most {MAX_INVOICES_PER_REQUEST} invoices per request, got {len(invoices)}"
-            )
-        if not invoices:
-            return []
-        body, _h = self._call(
-            lambda: self.api.create_invoices(
-                self.tenant_id,
-                {"Invoices": [_strip_meta(i) for i in invoices]},
-                summarize_errors=False,
-                unitdp=4,
-                idempotency_key=idempotency_key,
-                _preload_content=False,
-                _request_timeout=self.timeout,
-            ),
-            is_write=True,
+        return self._put_documents(
+            self.api.create_invoices, "Invoices", "InvoiceNumber", invoices, idempotency_key
         )
-        return self._results(body, "Invoices", invoices, "InvoiceNumber")
 
     def put_credit_notes(self, credit_notes: list[dict], idempotency_key: str) -> list[ItemResult]:
-        if len(credit_notes) > MAX_INVOICES_PER_REQUEST:
-            raise ValueError(f"At most {MAX_INVOICES_PER_REQUEST} credit notes per request")
-        if not credit_notes:
+        """PUT /CreditNotes, like ``put_invoices``."""
+        return self._put_documents(
+            self.api.create_credit_notes,
+            "CreditNotes",
+            "CreditNoteNumber",
+            credit_notes,
+            idempotency_key,
+        )
+
+    def _put_documents(self, create, resource, key_field, documents, idempotency_key):
+        if len(documents) > MAX_INVOICES_PER_REQUEST:
+            raise ValueError(
+                f"At most {MAX_INVOICES_PER_REQUEST} documents per request, got {len(documents)}"
+            )
+        if not documents:
             return []
         body, _h = self._call(
-            lambda: self.api.create_credit_notes(
+            lambda: create(
                 self.tenant_id,
-                {"CreditNotes": [_strip_meta(c) for c in credit_notes]},
+                {resource: [_strip_meta(d) for d in documents]},
                 summarize_errors=False,
                 unitdp=4,
                 idempotency_key=idempotency_key,
@@ -165,7 +161,7 @@ class XeroClient:
             ),
             is_write=True,
         )
-        return self._results(body, "CreditNotes", credit_notes, "CreditNoteNumber")
+        return self._results(body, resource, documents, key_field)
 
     @staticmethod
     def _results(body, resource: str, sent: list[dict], key_field: str) -> list[ItemResult]:

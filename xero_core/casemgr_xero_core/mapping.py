@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
+
+from .results import to_decimal
 
 LINE_AMOUNT_TYPES = ("Exclusive", "Inclusive", "NoTax")
 SENDABLE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
@@ -77,16 +79,7 @@ class InvoiceData:
 # --------------------------------------------------------------------------------- helpers
 
 
-def _dec(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, Decimal):
-        return value
-    try:
-        # str() keeps the shortest repr of a float: 0.1 -> Decimal("0.1")
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
+_dec = to_decimal  # str() keeps a float's shortest repr: 0.1 -> Decimal("0.1")
 
 
 def _decimals(value: Decimal) -> int:
