@@ -10,7 +10,7 @@ import logging
 import secrets
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from casemgr_xero_core import oauth
 from casemgr_xero_core.client import XeroClient
@@ -419,10 +419,6 @@ class XeroConnection(models.Model):
             timeout=(5, self.request_timeout or 60),
         )
 
-    @api.model
-    def _xero_for_company(self, company):
-        return self.search([("company_id", "=", company.id)], limit=1)
-
     # ------------------------------------------------------------------
     # OAuth2 authorization-code flow
     # ------------------------------------------------------------------
@@ -674,10 +670,3 @@ class XeroConnection(models.Model):
         """Make the stored access token look expired (tests and demo)."""
         self.sudo().token_expires_at = time.time() - 60
         return True
-
-    @api.model
-    def _xero_now(self):
-        return fields.Datetime.now()
-
-    def _xero_retry_at(self, seconds):
-        return fields.Datetime.now() + timedelta(seconds=seconds)
