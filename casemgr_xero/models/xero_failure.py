@@ -324,6 +324,10 @@ class XeroFailure(models.Model):
         )
         count = len(old)
         old.unlink()
+        # Processed webhook events are only the trace of a delivery: same retention.
+        self.env["xero.webhook.event"].sudo().search(
+            [("state", "in", ("done", "ignored")), ("write_date", "<", limit)]
+        ).unlink()
         if count:
             _logger.info(
                 "Deleted %s resolved/ignored Xero failures older than %s days", count, days

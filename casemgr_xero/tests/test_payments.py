@@ -299,3 +299,22 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         self._run(force_poll=True)
         self.assertEqual(self._payments(move).xero_payment_id, pid)
         self.assertTrue(self.connection.last_payment_poll)
+
+    def test_cleanup_purges_old_processed_events_only(self):
+        move = self._export(100.0)
+        self._store(
+            self._event(move, event_date_utc="2030-01-01T00:00:00.000"),
+            self._event(move, event_date_utc="2030-01-02T00:00:00.000"),
+            self._event(move, event_date_utc="2030-01-03T00:00:00.000"),
+        )
+        done, failed, fresh = self._events().sorted("event_date")
+        done.state, failed.state = "done", "failed"
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE xero_webhook_event SET write_date = now() at time zone 'UTC' - "
+            "interval '31 days' WHERE id IN %s",
+            [(done.id, failed.id)],
+        )
+        self.env.invalidate_all()
+        self.env["xero.failure"]._cron_xero_failure_cleanup()
+        self.assertEqual(self._events(), failed | fresh, "processed and old: gone; others kept")
