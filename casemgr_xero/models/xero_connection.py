@@ -360,8 +360,11 @@ class XeroConnection(models.Model):
         """Seconds to wait before the next call (0 when calls may go)."""
         self.ensure_one()
         self.flush_recordset(["not_before"])
-        self.env.cr.execute("SELECT not_before FROM xero_connection WHERE id = %s", [self.id])
-        row = self.env.cr.fetchone()
+        # Read committed, not the caller's snapshot: another worker (or this run's own last
+        # call) may have paused the connection since this transaction began.
+        with short_transaction(self.env.registry) as cr:
+            cr.execute("SELECT not_before FROM xero_connection WHERE id = %s", [self.id])
+            row = cr.fetchone()
         if not row or not row[0]:
             return 0
         return max(0.0, (row[0] - datetime.utcnow()).total_seconds())
