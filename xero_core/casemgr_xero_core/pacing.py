@@ -88,8 +88,14 @@ def parse_rate_headers(headers) -> RateInfo:
     )
 
 
-def _next_minute(now: datetime) -> datetime:
-    return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+#: With the minute budget spent and no Retry-After, wait one whole window: Xero does not say
+#: whether its minute is rolling or fixed, and a full window is safe for both (a fixed window
+#: has reset by then; a rolling one has let go of every call of the burst that spent it).
+MINUTE_WINDOW = timedelta(seconds=60)
+
+
+def _next_window(now: datetime) -> datetime:
+    return now + MINUTE_WINDOW
 
 
 def not_before(now: datetime, info: RateInfo | None) -> datetime | None:
@@ -105,13 +111,13 @@ def not_before(now: datetime, info: RateInfo | None) -> datetime | None:
         elif info.problem == "concurrent":
             candidates.append(now + timedelta(seconds=1))
         else:
-            candidates.append(_next_minute(now))
+            candidates.append(_next_window(now))
     if info.day_remaining is not None and info.day_remaining <= 0:
         candidates.append(now + DAY_PAUSE)
     if info.min_remaining is not None and info.min_remaining < MIN_REMAINING_THRESHOLD:
-        candidates.append(_next_minute(now))
+        candidates.append(_next_window(now))
     if info.app_min_remaining is not None and info.app_min_remaining < MIN_REMAINING_THRESHOLD:
-        candidates.append(_next_minute(now))
+        candidates.append(_next_window(now))
     return max(candidates) if candidates else None
 
 

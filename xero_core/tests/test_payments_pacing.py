@@ -42,9 +42,8 @@ def test_not_before():
     assert not_before(now, RateInfo(retry_after=5.0, problem="minute")) == now + timedelta(
         seconds=5
     )
-    assert not_before(now, RateInfo(min_remaining=0)) == datetime(
-        2024, 6, 1, 10, 1, tzinfo=timezone.utc
-    )
+    # A spent minute budget waits one whole window (rolling or fixed, both are clear then).
+    assert not_before(now, RateInfo(min_remaining=0)) == now + timedelta(seconds=60)
     assert not_before(now, RateInfo(day_remaining=0)) >= now + timedelta(minutes=30)
     assert not_before(now, RateInfo(problem="day")) >= now + timedelta(minutes=30)
 
