@@ -778,21 +778,20 @@ class AccountMove(models.Model):
                 Failure._xero_report("payment_import", move, message, connection)
                 results[xero_id] = ("failed", message)
                 continue
+            message = None
             try:
                 with self.env.cr.savepoint():
                     move.with_company(move.company_id)._xero_apply_payments(
                         connection, invoice, payments
                     )
-            except (_XeroPaymentProblem, UserError, ValidationError) as exc:
-                message = exc.args[0] if exc.args else str(exc)
-                if not isinstance(exc, _XeroPaymentProblem):
-                    message = self.env._(
-                        "Invoice %(inv)s: Odoo refused the payment change: %(msg)s",
-                        inv=move.display_name,
-                        msg=message,
-                    )
-                Failure._xero_report("payment_import", move, message, connection)
-                results[xero_id] = ("failed", message)
+            except _XeroPaymentProblem as exc:
+                message = exc.args[0]
+            except (UserError, ValidationError) as exc:
+                message = self.env._(
+                    "Invoice %(inv)s: Odoo refused the payment change: %(msg)s",
+                    inv=move.display_name,
+                    msg=exc.args[0] if exc.args else str(exc),
+                )
             except psycopg2.IntegrityError:
                 # Another worker bound the same Xero payment meanwhile: look again next run.
                 message = self.env._(
@@ -800,8 +799,6 @@ class AccountMove(models.Model):
                     "time; it will be checked again.",
                     inv=move.display_name,
                 )
-                Failure._xero_report("payment_import", move, message, connection)
-                results[xero_id] = ("failed", message)
             except Exception as exc:  # noqa: BLE001 - one bad invoice must not block the others
                 _logger.exception("Xero payments of invoice %s could not be mirrored", move.id)
                 message = self.env._(
@@ -809,6 +806,7 @@ class AccountMove(models.Model):
                     inv=move.display_name,
                     msg=exc,
                 )
+            if message is not None:
                 Failure._xero_report("payment_import", move, message, connection)
                 results[xero_id] = ("failed", message)
             else:

@@ -43,9 +43,20 @@ class XeroPeerMixin:
             **vals,
         }
 
+    @classmethod
+    def _xero_start_peer_and_connection(cls):
+        cls._xero_start_peer()
+        cls.connection = cls.env["xero.connection"].create(
+            cls._xero_connection_vals(cls.env.company)
+        )
+
     def _xero_reset_peer(self):
         self.xero_local.reset()
         self.proxy.reset()
+
+    def _xero_reset_peer_and_connection(self):
+        self._xero_reset_peer()
+        self._xero_bind(self.connection)
 
     def _xero_bind(self, connection, tenant_id=None):
         """A connected connection with a valid (xero-local accepts any) token pair."""
@@ -74,15 +85,11 @@ class XeroTestCommon(XeroPeerMixin, AccountTestInvoicingCommon):
         super().setUpClass()
         cls.registry.enter_test_mode(cls.cr)
         cls.addClassCleanup(cls.registry.leave_test_mode)
-        cls._xero_start_peer()
-        cls.connection = cls.env["xero.connection"].create(
-            cls._xero_connection_vals(cls.env.company)
-        )
+        cls._xero_start_peer_and_connection()
 
     def setUp(self):
         super().setUp()
-        self._xero_reset_peer()
-        self._xero_bind(self.connection)
+        self._xero_reset_peer_and_connection()
 
 
 class XeroPaymentsMixin:
@@ -186,12 +193,8 @@ class XeroHttpTestCommon(XeroPeerMixin, AccountTestInvoicingCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._xero_start_peer()
-        cls.connection = cls.env["xero.connection"].create(
-            cls._xero_connection_vals(cls.env.company)
-        )
+        cls._xero_start_peer_and_connection()
 
     def setUp(self):
         super().setUp()
-        self._xero_reset_peer()
-        self._xero_bind(self.connection)
+        self._xero_reset_peer_and_connection()
