@@ -240,6 +240,30 @@ drop_db() {
     rm -rf "$CACHE/odoo-data/filestore/$db"
 }
 
+# settle_stats DB — planner statistics that do not depend on earlier runs or autovacuum timing.
+# Tests roll back: their rows become dead rows. (Auto)VACUUM/ANALYZE of a table holding only dead
+# rows records reltuples = 0 with relpages > 0, a density of 0 rows per page, so the planner then
+# estimates 1 row for such a table however big it grows within a test: nested loops of seq scans,
+# quadratic (Odoo's payment-state query in action_post took minutes once a test had made a few
+# hundred invoices). So, before the tests: autovacuum off on every table of the test database (no
+# statistics change in the middle of a run), then one VACUUM ANALYZE with nobody connected, which
+# truncates tables holding only dead rows to 0 pages (relpages = 0: the planner then scales its
+# estimates with the table's real size) and analyses what the install committed. JIT off: with
+# size-based estimates, bloat from rolled-back rows would make queries look big enough to JIT.
+settle_stats() {
+    local db="$1" sqlf="$CACHE/settle-stats.sql"
+    _db_psql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U odoo -d "$db" "$@"; }
+    {
+        echo "ALTER DATABASE \"$db\" SET jit = off;"
+        _db_psql -tAc "SELECT format('ALTER TABLE %I.%I SET (autovacuum_enabled = false);', n.nspname, c.relname)
+                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE c.relkind = 'r' AND n.nspname = 'public'
+                         AND NOT coalesce('autovacuum_enabled=false' = ANY (c.reloptions), false)"
+    } >"$sqlf" || die "cannot read the tables of $db"
+    _db_psql -f "$sqlf" >/dev/null || die "cannot turn autovacuum off in $db"
+    _db_psql -c "VACUUM ANALYZE" >/dev/null 2>&1 || die "VACUUM ANALYZE of $db failed"
+}
+
 # write_odoo_conf FILE HTTP_PORT
 write_odoo_conf() {
     local conf="$1" port="$2" odoo_dirs addons_parent
