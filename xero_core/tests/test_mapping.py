@@ -9,12 +9,12 @@ from casemgr_xero_core.mapping import (
     invoice_payload,
     validate_invoice,
 )
-from casemgr_xero_core.testing.openapi import validate
+from casemgr_xero_core.testing.openapi import require_spec, validate
 
 from helpers import make_invoice
 
 
-def test_payload_shape_and_schema():
+def test_payload_shape():
     p = invoice_payload(make_invoice(7), number_prefix="OD-")
     assert p["InvoiceNumber"] == "OD-00007"
     assert p["Date"] == "2024-06-01" and p["DueDate"] == "2024-07-01"
@@ -28,13 +28,12 @@ def test_payload_shape_and_schema():
     assert li[1]["Tracking"] == [{"Name": "Region", "Option": "North"}]
     assert li[2]["DiscountRate"] == Decimal(10)
     assert p["_expected_total"] == Decimal("390.25")
-    validate({k: v for k, v in p.items() if not k.startswith("_")}, "Invoice")
     with_id = invoice_payload(make_invoice(7, contact_id="c-1"))
     assert with_id["Contact"] == {"ContactID": "c-1"}
 
 
-def test_contact_payload_schema():
-    c = ContactData(
+def _contact():
+    return ContactData(
         key=1,
         name=" Jane Co ",
         email="j@co.test",
@@ -45,9 +44,19 @@ def test_contact_payload_schema():
         country="NZ",
         phone="123",
     )
-    p = contact_payload(c)
+
+
+def test_payloads_match_published_schema():
+    """Skipped (not passed) when Xero's OpenAPI spec cannot be had."""
+    require_spec()
+    p = invoice_payload(make_invoice(7), number_prefix="OD-")
+    validate({k: v for k, v in p.items() if not k.startswith("_")}, "Invoice")
+    validate(contact_payload(_contact()), "Contact")
+
+
+def test_contact_payload():
+    p = contact_payload(_contact())
     assert p["Name"] == "Jane Co" and p["Addresses"][0]["City"] == "Wellington"
-    validate(p, "Contact")
 
 
 def test_validation_messages():
