@@ -2,16 +2,29 @@
 # Shared helpers for scripts/test and scripts/demo. Source it; do not run it.
 #
 # Environment knobs (all optional):
-#   PYTHON              interpreter that has Odoo 18 (default: python3)
+#   PYTHON              base interpreter, Python 3.11 or 3.12 (default: python3). Nothing is ever
+#                       installed into it: the scripts work in the project venv .cache/venv, made
+#                       with --system-site-packages when PYTHON already imports Odoo 18, else with
+#                       Odoo 18.0 installed into it from ODOO_SRC.
+#   ODOO_SRC            where Odoo 18.0 comes from when PYTHON has no Odoo: a folder holding its
+#                       sources (setup.py), a source archive (.tar.gz/.tgz/.zip), or a git URL
+#                       (default https://github.com/odoo/odoo.git, branch ODOO_BRANCH=18.0, shallow)
 #   XERO_LOCAL_BIN      an existing xero-local executable (skips building the venv)
 #   CASEMGR_PG_PORT     PostgreSQL port (default 54329, always on 127.0.0.1)
 #   CASEMGR_PG_DATA     data dir of the cluster we start (default /tmp/casemgr-xero-pg-$PORT)
 #   CASEMGR_ADDON_DIR   the addon to install/test (default <repo>/casemgr_xero)
-#   CASEMGR_SKIP_DEPS=1 do not pip-install anything (offline / hand-managed env)
+#   CASEMGR_SKIP_DEPS=1 no venv, no pip: use PYTHON as it is (hand-managed environment)
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$REPO/.cache"
 PYTHON="${PYTHON:-python3}"
+BASE_PYTHON="$PYTHON" # the user's interpreter: read, never installed into
+VENV="$CACHE/venv"
+ODOO_SRC="${ODOO_SRC:-https://github.com/odoo/odoo.git}"
+ODOO_BRANCH="${ODOO_BRANCH:-18.0}"
+ODOO_MISSING_WHY="" # set by ensure_venv when Odoo could not be installed
+# this checkout's casemgr_xero_core first, whatever else is installed anywhere
+export PYTHONPATH="$REPO/xero_core${PYTHONPATH:+:$PYTHONPATH}"
 PG_PORT="${CASEMGR_PG_PORT:-54329}"
 PG_HOST=127.0.0.1
 PG_DATA="${CASEMGR_PG_DATA:-/tmp/casemgr-xero-pg-$PG_PORT}"
@@ -78,8 +91,167 @@ free_port() {
 # Odoo's CLI. `python3 -m odoo` works for any pip-installed Odoo (odoo/__main__.py exists in 18.0).
 odoo_cli() { "$PYTHON" -m odoo "$@"; }
 
-# ---- dependencies -----------------------------------------------------------
+# ---- the project venv (.cache/venv) ----------------------------------------------
 _sha() { sha256sum | cut -c1-16; }
+
+# Debian packages that Odoo's Python requirements need to build (python-ldap, psycopg2, ...).
+ODOO_BUILD_DEBS=(libpq-dev libldap2-dev libsasl2-dev libjpeg-dev libffi-dev libssl-dev
+    libxml2-dev libxslt1-dev zlib1g-dev)
+
+# ensure_debs STEP PKG... — install missing Debian packages with apt-get when root, else stop
+# with the exact command to run.
+ensure_debs() {
+    local step="$1" missing=() p
+    shift
+    command -v dpkg-query >/dev/null 2>&1 || return 0 # not Debian/Ubuntu: the user's business
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    ((${#missing[@]})) || return 0
+    local line="apt-get install -y --no-install-recommends ${missing[*]}"
+    if [[ $EUID -eq 0 && "${CASEMGR_SKIP_DEPS:-0}" != 1 ]] && command -v apt-get >/dev/null; then
+        log "$step: $line"
+        { DEBIAN_FRONTEND=noninteractive $line ||
+            { apt-get update && DEBIAN_FRONTEND=noninteractive $line; }; } \
+            >"$CACHE/apt.log" 2>&1 || { tail -n 20 "$CACHE/apt.log" >&2; die "step '$step': $line failed (log: $CACHE/apt.log)"; }
+    else
+        die "step '$step': missing Debian packages; run as root: sudo $line"
+    fi
+}
+
+# _odoo_fail STEP MESSAGE — Odoo cannot be had: remembered for the caller (scripts/test runs the
+# pure tests and says SKIPPED; demo and bench stop).
+_odoo_fail() {
+    ODOO_MISSING_WHY="step '$1' failed: $2 (ODOO_SRC=$ODOO_SRC)"
+    printf '\033[31m[%s] %s\033[0m\n' "$(_ts)" "Odoo 18 cannot be installed: $ODOO_MISSING_WHY" >&2
+    return 1
+}
+
+# _odoo_sources — sets ODOO_SRC_DIR to the folder holding Odoo's sources (its setup.py), getting
+# them first when ODOO_SRC is an archive or a git URL (into .cache/odoo-src).
+_odoo_sources() {
+    local dest="$CACHE/odoo-src" src="$ODOO_SRC"
+    if [[ -f "$src/setup.py" ]]; then
+        ODOO_SRC_DIR="$(cd "$src" && pwd)"
+        return 0
+    fi
+    if [[ -f "$dest/setup.py" && "$(cat "$dest/.casemgr-origin" 2>/dev/null)" == "$src $ODOO_BRANCH" ]]; then
+        ODOO_SRC_DIR="$dest"
+        return 0
+    fi
+    rm -rf "$dest" && mkdir -p "$dest"
+    case "$src" in
+    *.tar.gz | *.tgz | *.tar.bz2 | *.tar.xz | *.tar)
+        [[ -f "$src" ]] || { _odoo_fail "Odoo sources" "no such archive"; return 1; }
+        log "Odoo sources: unpacking $src into $dest"
+        tar -xf "$src" -C "$dest" --strip-components=1 >&2 ||
+            { _odoo_fail "Odoo sources" "cannot unpack $src"; return 1; }
+        ;;
+    *.zip)
+        [[ -f "$src" ]] || { _odoo_fail "Odoo sources" "no such archive"; return 1; }
+        log "Odoo sources: unpacking $src into $dest"
+        "$BASE_PYTHON" - "$src" "$dest" >&2 <<'PY' || { _odoo_fail "Odoo sources" "cannot unpack $src"; return 1; }
+import os, shutil, sys, tempfile, zipfile
+src, dest = sys.argv[1:3]
+tmp = tempfile.mkdtemp(dir=dest)
+zipfile.ZipFile(src).extractall(tmp)
+(top,) = os.listdir(tmp)
+for name in os.listdir(os.path.join(tmp, top)):
+    shutil.move(os.path.join(tmp, top, name), dest)
+shutil.rmtree(tmp)
+PY
+        ;;
+    *://* | git@*)
+        command -v git >/dev/null 2>&1 || { _odoo_fail "Odoo sources" "git is not installed (apt-get install git)"; return 1; }
+        log "Odoo sources: git clone --depth 1 --branch $ODOO_BRANCH $src (a few minutes)"
+        git clone -q --depth 1 --branch "$ODOO_BRANCH" "$src" "$dest" >"$CACHE/odoo-clone.log" 2>&1 || {
+            tail -n 5 "$CACHE/odoo-clone.log" >&2
+            _odoo_fail "Odoo sources" "git clone of $src (branch $ODOO_BRANCH) failed (offline? log: $CACHE/odoo-clone.log)"
+            return 1
+        }
+        ;;
+    *)
+        _odoo_fail "Odoo sources" "not a folder with setup.py, a source archive or a git URL"
+        return 1
+        ;;
+    esac
+    [[ -f "$dest/setup.py" ]] || { _odoo_fail "Odoo sources" "no setup.py in what ODOO_SRC gave"; return 1; }
+    echo "$src $ODOO_BRANCH" >"$dest/.casemgr-origin"
+    ODOO_SRC_DIR="$dest"
+}
+
+# _install_odoo_into_venv — Odoo 18.0 from ODOO_SRC, its requirements from PyPI.
+_install_odoo_into_venv() {
+    local src
+    ensure_debs "build dependencies of Odoo's requirements" "${ODOO_BUILD_DEBS[@]}"
+    _odoo_sources || return 1
+    src="$ODOO_SRC_DIR"
+    grep -qE "^version_info = \(18, 0" "$src/odoo/release.py" 2>/dev/null ||
+        { _odoo_fail "Odoo sources" "$src is not Odoo 18.0 (odoo/release.py)"; return 1; }
+    # old source distributions among the pins (e.g. vobject, pypdf2) need setuptools < 81, also
+    # inside pip's isolated build environments: PIP_CONSTRAINT reaches those.
+    local cons="$CACHE/pip-build-constraints.txt"
+    echo "setuptools<81" >"$cons"
+    log "installing Odoo's Python requirements ($src/requirements.txt) into $VENV (a few minutes)"
+    PIP_CONSTRAINT="$cons" "$PYTHON" -m pip install -q --disable-pip-version-check \
+        -r "$src/requirements.txt" >"$CACHE/pip-odoo.log" 2>&1 || {
+        tail -n 30 "$CACHE/pip-odoo.log" >&2
+        _odoo_fail "Odoo's Python requirements" "pip install -r $src/requirements.txt failed (PyPI unreachable? missing headers? log: $CACHE/pip-odoo.log)"
+        return 1
+    }
+    # Odoo itself: a .pth pointing at the sources (what an editable install does, without
+    # writing build files into a tree that may be shared or read-only).
+    local site
+    site="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    echo "$src" >"$site/casemgr-odoo-src.pth"
+    have_odoo || { _odoo_fail "Odoo itself" "$PYTHON cannot import Odoo 18 from $src"; return 1; }
+}
+
+# ensure_venv — makes PYTHON the project venv's interpreter (building it when needed).
+# Without Odoo 18 available, ODOO_MISSING_WHY says why and the venv still serves the pure tests.
+ensure_venv() {
+    if [[ "${CASEMGR_SKIP_DEPS:-0}" == 1 ]]; then
+        have_odoo || ODOO_MISSING_WHY="$PYTHON cannot import Odoo 18 and CASEMGR_SKIP_DEPS=1"
+        return 0
+    fi
+    local ver mode key
+    ver="$("$BASE_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)"
+    case "$ver" in
+    3.11 | 3.12) ;;
+    *) die "PYTHON=$BASE_PYTHON is Python ${ver:-?}: Odoo 18 and this project need Python 3.11 or 3.12" ;;
+    esac
+    if "$BASE_PYTHON" -c 'import sys, odoo.release as r; sys.exit(0 if r.version_info[0] == 18 else 1)' \
+        >/dev/null 2>&1; then
+        mode="system-site-packages"
+    else
+        mode="odoo-from $ODOO_SRC $ODOO_BRANCH"
+    fi
+    key="v1 $mode $("$BASE_PYTHON" -c 'import sys; print(sys.base_prefix, sys.version)' | tr '\n' ' ')"
+    local stamp="$VENV/.casemgr-stamp"
+    if [[ -x "$VENV/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$key" ]] && "$VENV/bin/python" -c 1 2>/dev/null; then
+        PYTHON="$VENV/bin/python"
+        have_odoo || ODOO_MISSING_WHY="the venv $VENV has no Odoo 18"
+        return 0
+    fi
+    rm -rf "$VENV"
+    rm -f "$CACHE"/deps-*.stamp
+    local vargs=()
+    [[ "$mode" == system-site-packages ]] && vargs=(--system-site-packages)
+    log "creating the project venv $VENV ($mode; Python $ver from $BASE_PYTHON)"
+    "$BASE_PYTHON" -m venv "${vargs[@]}" "$VENV" >"$CACHE/venv.log" 2>&1 || {
+        cat "$CACHE/venv.log" >&2
+        die "step 'project venv': $BASE_PYTHON -m venv failed (Debian: apt-get install python3-venv)"
+    }
+    PYTHON="$VENV/bin/python"
+    if [[ "$mode" != system-site-packages ]]; then
+        if ! _install_odoo_into_venv; then
+            return 0 # no stamp: the next run tries again
+        fi
+    fi
+    echo "$key" >"$stamp"
+}
+
+# ---- dependencies -----------------------------------------------------------
 
 # Pins that Odoo 18 itself needs and pip must never move (whatever versions Odoo installed).
 write_constraints() {
@@ -107,7 +279,7 @@ ensure_xero_local() {
         [[ "${CASEMGR_SKIP_DEPS:-0}" == 1 ]] && die "xero-local is missing ($venv) and CASEMGR_SKIP_DEPS=1"
         log "creating xero-local venv at $venv ($want; needs Werkzeug>=3, so it lives apart from Odoo)"
         rm -rf "$venv"
-        "$PYTHON" -m venv "$venv" >/dev/null ||
+        "$BASE_PYTHON" -m venv "$venv" >/dev/null ||
             die "python venv creation failed (missing: the venv module; Debian: apt-get install python3-venv)"
         "$venv/bin/python" -m pip install -q --disable-pip-version-check "$want" \
             >"$CACHE/pip-xero-local.log" 2>&1 || {
@@ -168,6 +340,12 @@ find_pg_bin() {
         if [[ -x "$d/pg_ctl" ]]; then PG_BIN="$d"; return 0; fi
     done
     if command -v pg_ctl >/dev/null 2>&1; then PG_BIN="$(dirname "$(command -v pg_ctl)")"; return 0; fi
+    if [[ -z "${_PG_APT_TRIED:-}" ]]; then
+        _PG_APT_TRIED=1
+        ensure_debs "PostgreSQL server" postgresql
+        find_pg_bin
+        return 0
+    fi
     die "PostgreSQL server binaries (initdb, pg_ctl) not found (Debian: apt-get install postgresql)"
 }
 
