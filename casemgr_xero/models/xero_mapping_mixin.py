@@ -26,7 +26,6 @@ class XeroMappingMixin(models.AbstractModel):
         "xero.connection",
         compute="_compute_connection_id",
         search="_search_connection_id",
-        string="Connection",
         help="The company's Xero connection, if it has one: mappings do not need one.",
     )
 
@@ -55,7 +54,11 @@ class XeroMappingMixin(models.AbstractModel):
         Connection = self.env["xero.connection"].with_context(active_test=False).sudo()
         companies = Connection.browse([i for i in ids if i]).company_id
         if False in ids or None in ids:  # "no connection": companies without an active one
-            connected = Connection.with_context(active_test=True).search([]).company_id
+            connected = (
+                Connection.with_context(active_test=True)
+                .search([("company_id", "!=", False)])
+                .company_id
+            )
             domain = [
                 "|",
                 ("company_id", "in", companies.ids),

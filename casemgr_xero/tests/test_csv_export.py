@@ -239,6 +239,9 @@ class TestXeroCsvExport(XeroTestCommon):
         self.env["xero.tax.mapping"].with_company(company).create(
             {"tax_id": tax.id, "xero_tax_name": "20% (VAT on Income)"}
         )
+        mapping = self.env["xero.tax.mapping"].search([("connection_id", "=", False)])
+        self.assertEqual(mapping.tax_id, tax, "the one mapping of a company without connection")
+        self.assertFalse(mapping.connection_id)
         env = self.env(context=dict(self.env.context, allowed_company_ids=company.ids))
         self.env = env
         moves = self._invoices(2, tax=tax, company=company)
@@ -264,8 +267,11 @@ class TestXeroCsvExport(XeroTestCommon):
         self.assertEqual(self.proxy.count("PUT", API + "/CreditNotes"), 0)
         self.assertEqual(set(moves.mapped("xero_state")), {"csv"})
         # ... and the mappings typed for the file are the connection's now.
-        mapping = self.env["xero.tax.mapping"].search([("connection_id", "=", connection.id)])
-        self.assertEqual(mapping.tax_id, tax)
+        self.assertEqual(
+            self.env["xero.tax.mapping"].search([("connection_id", "=", connection.id)]), mapping
+        )
+        mapping.invalidate_recordset(["connection_id"])
+        self.assertEqual(mapping.connection_id, connection)
 
     def test_credit_notes_are_negative_documents(self):
         invoice = self._invoices(1)
