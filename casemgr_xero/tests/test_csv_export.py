@@ -262,6 +262,9 @@ class TestXeroCsvExport(XeroTestCommon):
         self.assertIn("0 invoice(s) queued", action["params"]["message"])
         self.assertIn("already exported by CSV", action["params"]["message"])
         self.assertIn(moves[0].name, action["params"]["message"])
+        form = Form(self.env["xero.export.wizard"])
+        form.company_id = company
+        self.assertEqual((form.move_count, form.xero_csv_count), (0, 2))
         self.env["account.move"]._cron_xero_export()
         self.assertEqual(self.proxy.count("PUT", API + "/Invoices"), 0)
         self.assertEqual(self.proxy.count("PUT", API + "/CreditNotes"), 0)
