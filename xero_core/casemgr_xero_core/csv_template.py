@@ -1,7 +1,12 @@
 """Xero's sales-invoice import file ("Import invoices" CSV), for firms that import by hand.
 
 What Xero's importer asks for (read 2026-12-02; sources in ``docs/NOTES.md``, section "Xero's
-invoice import file"):
+invoice import file"): Xero's instructions as reproduced in the *sblive Xero Guide*
+(https://online.flippingbook.com/view/399081/31/), the header row of Xero's
+``SalesInvoiceTemplate.csv`` as quoted verbatim in public code, tax-rate names as ``GET /TaxRates``
+returns them (https://docs.zynk.com/workflow/documentation/xero/export-tax-rates.html), credit
+notes as negative values (Workbench, *Sales Import*,
+https://workbenchdoc.atlassian.net/wiki/spaces/XI/pages/20316164/Sales+Import):
 
 - The columns of Xero's own template ``SalesInvoiceTemplate.csv``, in its order, headings
   unchanged (``COLUMNS``, 29 columns; the starred ones are required).
