@@ -1,4 +1,6 @@
+from . import res_company
 from . import xero_connection
+from . import xero_mapping_mixin
 from . import xero_failure
 from . import xero_contact
 from . import xero_account_mapping

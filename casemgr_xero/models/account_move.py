@@ -414,19 +414,10 @@ class AccountMove(models.Model):
     # ORM → plain data
     # ------------------------------------------------------------------
     def _xero_invoice_data(self, conn, moves):
-        """{move id: mapping.InvoiceData} for ``moves`` (read in bulk)."""
-        account_codes = {
-            m.account_id.id: m.xero_account_code
-            for m in self.env["xero.account.mapping"].search([("connection_id", "=", conn.id)])
-        }
-        tax_types = {
-            m.tax_id.id: m.xero_tax_type
-            for m in self.env["xero.tax.mapping"].search([("connection_id", "=", conn.id)])
-        }
-        tracking_by_plan = {
-            m.plan_id.id: m.xero_category
-            for m in self.env["xero.tracking.mapping"].search([("connection_id", "=", conn.id)])
-        }
+        """{move id: mapping.InvoiceData} for ``moves`` (read in bulk; ``conn`` may be empty)."""
+        account_codes = self.env["xero.account.mapping"]._xero_values(moves.company_id)
+        tax_types = self.env["xero.tax.mapping"]._xero_values(moves.company_id)
+        tracking_by_plan = self.env["xero.tracking.mapping"]._xero_values(moves.company_id)
         analytic_ids = {
             int(aid)
             for dist in moves.invoice_line_ids.mapped("analytic_distribution")

@@ -6,16 +6,15 @@ class XeroAccountMapping(models.Model):
     """Odoo income account → Xero AccountCode (unmapped accounts send their own code)."""
 
     _name = "xero.account.mapping"
+    _inherit = "xero.mapping.mixin"
     _description = "Xero Account Mapping"
     _rec_name = "account_id"
+    _xero_key_field = "account_id"
+    _xero_value_field = "xero_account_code"
 
-    connection_id = fields.Many2one(
-        "xero.connection", required=True, ondelete="cascade", index=True
-    )
-    company_id = fields.Many2one(related="connection_id.company_id", store=True)
     account_id = fields.Many2one("account.account", required=True, ondelete="cascade")
     xero_account_code = fields.Char(string="Xero AccountCode", required=True)
 
     _sql_constraints = [
-        ("account_uniq", "UNIQUE (connection_id, account_id)", "This account is already mapped."),
+        ("account_uniq", "UNIQUE (company_id, account_id)", "This account is already mapped."),
     ]

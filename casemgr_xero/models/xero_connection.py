@@ -555,6 +555,7 @@ class XeroConnection(models.Model):
             raise UserError(
                 self.env._("Xero connection %(name)s: %(msg)s", name=self.display_name, msg=exc)
             ) from exc
+        taxes = self.env["xero.tax.mapping"]._xero_fill(self.company_id, lists[1]) or taxes
         problems = check_settings(accounts, taxes, tracking, *lists)
         unchecked = [
             label

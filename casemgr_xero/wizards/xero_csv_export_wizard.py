@@ -1,10 +1,24 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Legacy export: Xero's "Import invoices" CSV files, built by the API path's own mapping.
+"""Legacy export: Xero's sales-invoice import file ("Import invoices" CSV), for firms that
+import into Xero by hand. Needs no Xero connection: only the company's mappings.
 
-For companies that import invoices into Xero by hand. The files follow Xero's template
-(``csv_template.COLUMNS``), hold at most 500 invoices each (Xero's import limit) and come
-as one download (a zip when there is more than one file). Exported invoices are marked
-``xero_state = 'csv'`` so that the API never sends them again.
+Written as Xero's own import instructions say (read 2026-12-02; sources in ``docs/NOTES.md``,
+"Xero's invoice import file": Xero's template ``SalesInvoiceTemplate.csv`` and import help
+as copied in public guides, e.g. https://online.flippingbook.com/view/399081/31/ and
+https://workbenchdoc.atlassian.net/wiki/spaces/XI/pages/20316164/Sales+Import):
+
+- the template's 29 columns in its order (``csv_template.COLUMNS``), one row per line;
+- ``*TaxType`` holds the tax rate's display name (``xero.tax.mapping.xero_tax_name``, e.g.
+  ``15% GST on Income``), lines without tax the company's name for "no tax";
+- tax-exclusive and tax-inclusive invoices in separate files (Xero asks once per import which
+  it is), named ``xero-invoices-exclusive-001.csv`` / ``xero-invoices-inclusive-001.csv``;
+- ``Total`` and ``TaxAmount`` from Odoo, the customer's postal address, ≤ 500 invoices a file
+  (one download; a zip when there are several files);
+- credit notes in the same files with negated amounts (Xero imports a negative document as a
+  credit note); they are not allocated to their invoices: that is done in Xero.
+
+Exported moves are marked ``xero_state = 'csv'``: the API path never sends them, even once the
+company connects (``account.move._xero_skip_reason``).
 """
 
 import io
@@ -17,7 +31,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import html_escape
 
-MAX_PER_FILE = 500
+MAX_PER_FILE = csv_template.MAX_INVOICES_PER_FILE
 MAX_PROBLEMS_SHOWN = 30
 DATE_FORMATS = [
     ("%d/%m/%Y", "DD/MM/YYYY (31/12/2024)"),
@@ -25,8 +39,6 @@ DATE_FORMATS = [
     ("%Y-%m-%d", "YYYY-MM-DD (2024-12-31)"),
 ]
 PREFIX = "xero-invoices"
-# Xero asks on import whether the file's amounts are tax exclusive or inclusive: never mix.
-PREFIX_INCLUSIVE = "xero-invoices-tax-inclusive"
 
 
 class XeroCsvExportWizard(models.TransientModel):
@@ -34,10 +46,22 @@ class XeroCsvExportWizard(models.TransientModel):
     _inherit = "xero.invoice.filter.mixin"
     _description = "Export invoices to Xero CSV files"
 
+    _xero_move_types = ("out_invoice", "out_refund")
+
     include_failed = fields.Boolean(string="Include invoices the API failed to send")
     include_csv = fields.Boolean(string="Include invoices already exported by CSV")
     date_format = fields.Selection(DATE_FORMATS, required=True, default="%d/%m/%Y")
+    no_tax_name = fields.Char(
+        string="Xero name of 'no tax'",
+        default=lambda self: self.env.company.xero_no_tax_name,
+        help="Your Xero organisation's name for its no-tax rate (e.g. 'No GST', 'No VAT', "
+        "'Tax Exempt'), written on lines without tax. Remembered for the company.",
+    )
     attachment_id = fields.Many2one("ir.attachment", readonly=True)
+
+    @api.onchange("company_id")
+    def _onchange_company_id_no_tax_name(self):
+        self.no_tax_name = self.company_id.xero_no_tax_name
 
     def _xero_states(self):
         states = super()._xero_states()
@@ -59,30 +83,42 @@ class XeroCsvExportWizard(models.TransientModel):
         return super()._compute_moves()
 
     # ------------------------------------------------------------------
-    def _xero_connection(self):
-        conn = self.env["xero.connection"].search(
-            [("company_id", "=", self.company_id.id)], limit=1
+    def _xero_nameless_taxes(self, moves):
+        """A hint naming the mapped taxes of ``moves`` that lack their Xero name (or '')."""
+        mappings = self.env["xero.tax.mapping"].search(
+            [
+                ("company_id", "=", self.company_id.id),
+                ("tax_id", "in", moves.invoice_line_ids.tax_ids.ids),
+            ]
         )
-        if not conn:
-            raise UserError(
-                self.env._(
-                    "Export to Xero CSV: company %(company)s has no Xero connection. Create one "
-                    "under Invoicing > Configuration > Xero > Connections (it need not be "
-                    "connected): it holds the account codes and tax types used in the file.",
-                    company=self.company_id.name,
-                )
-            )
-        return conn
+        nameless = mappings.filtered(lambda m: not (m.xero_tax_name or "").strip())
+        if not nameless:
+            return ""
+        return self.env._(
+            "These taxes have a Xero TaxType but no Xero tax rate name, which the import file "
+            "needs: %(taxes)s (Invoicing > Configuration > Xero > Tax types; Check mappings "
+            "fills them when the company is connected).",
+            taxes=", ".join(nameless.tax_id.mapped("display_name")),
+        )
 
     def _xero_check(self, moves, data, problems):
-        """Refuse the export when any invoice would be rejected, naming invoice and field."""
+        """Refuse the export when any invoice would not import cleanly, naming invoice and
+        field."""
         errors = []
         for move in moves:
-            errors += problems.get(move.id, []) + mapping.validate_invoice(data[move.id])
+            inv = data[move.id]
+            errors += (
+                problems.get(move.id, [])
+                + mapping.validate_invoice(inv)
+                + csv_template.problems(inv, self.no_tax_name)
+            )
         if errors:
-            shown = errors[:MAX_PROBLEMS_SHOWN]
-            if len(errors) > len(shown):
-                shown.append(self.env._("… and %s more problem(s).", len(errors) - len(shown)))
+            hint = self._xero_nameless_taxes(moves)
+            shown = ([hint] if hint else []) + errors[:MAX_PROBLEMS_SHOWN]
+            if len(errors) > MAX_PROBLEMS_SHOWN:
+                shown.append(
+                    self.env._("… and %s more problem(s).", len(errors) - MAX_PROBLEMS_SHOWN)
+                )
             raise UserError(
                 self.env._(
                     "Export to Xero CSV: fix these invoices first (nothing was exported).\n%s",
@@ -90,18 +126,27 @@ class XeroCsvExportWizard(models.TransientModel):
                 )
             )
 
-    def _xero_files(self, invoices):
-        """[(name, bytes)]: ≤ 500 invoices per file, tax-inclusive invoices in files of their
-        own (Xero asks once per import whether amounts include tax)."""
-        inclusive = [inv for inv in invoices if inv.line_amount_types == "Inclusive"]
-        exclusive = [inv for inv in invoices if inv.line_amount_types != "Inclusive"]
-        files = []
-        for group, prefix in ((exclusive, PREFIX), (inclusive, PREFIX_INCLUSIVE)):
-            if group:
-                files += csv_template.write_csv_files(
-                    group, max_per_file=MAX_PER_FILE, date_format=self.date_format, prefix=prefix
-                )
-        return files
+    def _xero_csv_data(self, moves):
+        """Plain data for the file: the API path's own mapping, with the tax rates' display
+        names, the customers' postal addresses, and credit notes typed as such."""
+        conn = self.env["xero.connection"].search(
+            [("company_id", "=", self.company_id.id)], limit=1
+        )  # may be empty: the file needs no connection
+        Move = self.env["account.move"].with_context(xero_tax_names=True)
+        data, problems = Move._xero_invoice_data(conn, moves)
+        for move in moves:
+            inv = data[move.id]
+            inv.status = "DRAFT"  # what Xero's import creates
+            if move.move_type == "out_refund":
+                inv.type = csv_template.CREDIT_NOTE
+            partner = move.partner_id.commercial_partner_id
+            inv.contact.street = partner.street or None
+            inv.contact.street2 = partner.street2 or None
+            inv.contact.city = partner.city or None
+            inv.contact.state = partner.state_id.name or None
+            inv.contact.zip = partner.zip or None
+            inv.contact.country = partner.country_id.name or None
+        return data, problems
 
     def _xero_lock(self, moves):
         """Lock the invoices and keep those still eligible (the export cron may have queued
@@ -129,25 +174,36 @@ class XeroCsvExportWizard(models.TransientModel):
         moves = Move.search(self._xero_domain(), order="invoice_date, name, id")
         if not moves:
             raise UserError(
-                self.env._("Export to Xero CSV: no posted customer invoice matches these filters.")
+                self.env._(
+                    "Export to Xero CSV: no posted customer invoice or credit note matches "
+                    "these filters."
+                )
             )
-        conn = self._xero_connection()
         moves = self._xero_lock(moves)
         if not moves:
             raise UserError(
                 self.env._("Export to Xero CSV: these invoices were queued for the API meanwhile.")
             )
-        data, problems = Move._xero_invoice_data(conn, moves)
+        no_tax_name = (self.no_tax_name or "").strip()
+        if no_tax_name != (self.company_id.xero_no_tax_name or ""):
+            # A label of the company's Xero organisation, remembered for the next export.
+            self.company_id.sudo().xero_no_tax_name = no_tax_name or False
+        data, problems = self._xero_csv_data(moves)
         self._xero_check(moves, data, problems)
-        files = self._xero_files([data[m.id] for m in moves])
+        files = csv_template.write_csv_files(
+            [data[m.id] for m in moves],
+            max_per_file=MAX_PER_FILE,
+            date_format=self.date_format,
+            prefix=PREFIX,
+            no_tax_name=no_tax_name,
+        )
         if len(files) == 1:
-            name, content = files[0]
-            mimetype = "text/csv"
+            name, content, mimetype = files[0].name, files[0].content, "text/csv"
         else:
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-                for fname, fcontent in files:
-                    archive.writestr(fname, fcontent)
+                for f in files:
+                    archive.writestr(f.name, f.content)
             name, content, mimetype = f"{PREFIX}.zip", buf.getvalue(), "application/zip"
         attachment = self.env["ir.attachment"].create(
             {
@@ -162,8 +218,11 @@ class XeroCsvExportWizard(models.TransientModel):
         moves.write({"xero_state": "csv", "xero_error": False})
         # A failure of the API path is moot once the invoice went to Xero by file.
         self.env["xero.failure"]._xero_resolve("invoice_export", moves)
-        body = Markup(html_escape(self.env._("Exported to Xero by CSV (file %s)."))) % name
-        moves._message_log_batch(bodies={m.id: body for m in moves})
+        file_of = {int(inv.key): f.name for f in files for inv in f.invoices}
+        message = self.env._("Exported to Xero by CSV (file %s).")
+        moves._message_log_batch(
+            bodies={m.id: Markup(html_escape(message)) % file_of[m.id] for m in moves}
+        )
         return {
             "type": "ir.actions.act_url",
             "url": f"/web/content/{attachment.id}?download=true",

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -12,6 +12,13 @@ class XeroExportWizard(models.TransientModel):
 
     _xero_move_types = ("out_invoice", "out_refund")
 
+    xero_csv_count = fields.Integer(
+        compute="_compute_moves",
+        string="Exported by CSV",
+        help="Invoices of this selection exported by CSV (imported into Xero by hand): they "
+        "are never sent by the API.",
+    )
+
     @api.depends(
         "company_id",
         "date_from",
@@ -22,7 +29,16 @@ class XeroExportWizard(models.TransientModel):
         "selected_move_ids",
     )
     def _compute_moves(self):
-        return super()._compute_moves()
+        res = super()._compute_moves()
+        for wizard in self:
+            domain = [
+                ("xero_state", "=", "csv")
+                if isinstance(leaf, tuple) and leaf[0] == "xero_state"
+                else leaf
+                for leaf in wizard._xero_domain()
+            ]
+            wizard.xero_csv_count = self.env["account.move"].search_count(domain)
+        return res
 
     def action_xero_export(self):
         self.ensure_one()

@@ -476,7 +476,18 @@ class XeroClient:
         return self._optional_list("/Accounts", "Accounts")
 
     def get_tax_rates(self) -> list[dict] | None:
-        return self._optional_list("/TaxRates", "TaxRates")
+        """The organisation's tax rates (``TaxType``, display ``Name``, ``Status`` …) through
+        the SDK's ``get_tax_rates``; None when the peer has no such endpoint (404)."""
+        try:
+            body, _h = self._call(
+                lambda: self.api.get_tax_rates(
+                    self.tenant_id, _preload_content=False, _request_timeout=self.timeout
+                ),
+                is_write=False,
+            )
+        except NotFound:
+            return None
+        return list((body or {}).get("TaxRates") or [])
 
     def get_tracking_categories(self) -> list[dict] | None:
         return self._optional_list("/TrackingCategories", "TrackingCategories")

@@ -311,7 +311,11 @@ def check_settings(
     if xero_tax_rates is not None:
         types = {t.get("TaxType") for t in xero_tax_rates if t.get("Status", "ACTIVE") == "ACTIVE"}
         for label, tax_type in sorted(tax_types.items()):
-            if tax_type not in types:
+            if not tax_type:
+                problems.append(
+                    f"Tax {label}: no Xero TaxType, and its name matches no Xero tax rate."
+                )
+            elif tax_type not in types:
                 problems.append(f"Tax {label}: Xero has no active tax rate {tax_type!r}.")
     if xero_tracking is not None:
         names = {c.get("Name") for c in xero_tracking if c.get("Status", "ACTIVE") == "ACTIVE"}

@@ -23,3 +23,13 @@ def test_organisation_answered_for_known_tenants(make_client, xero):
     tenant = xero.tenant_id()
     with FaultProxy(xero.url, organisations={tenant: "Harbour Law LLP"}) as proxy:
         assert make_client(proxy.url).get_organisation()["Name"] == "Harbour Law LLP"
+
+
+def test_tax_rates_answered_through_the_sdk(make_client, xero):
+    rates = [{"TaxType": "OUTPUT2", "Name": "15% GST on Income", "Status": "ACTIVE"}]
+    with FaultProxy(xero.url) as proxy:
+        client = make_client(proxy.url)
+        assert client.get_tax_rates() is None, "xero-local has no /TaxRates"
+        proxy.tax_rates = rates
+        assert client.get_tax_rates() == rates
+        assert proxy.requests[-1].path.endswith("/TaxRates")

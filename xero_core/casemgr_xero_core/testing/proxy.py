@@ -92,14 +92,19 @@ class FaultProxy:
         port: int = 0,
         unique_numbers: bool = False,
         organisations: dict[str, str] | None = None,
+        tax_rates: list[dict] | None = None,
     ):
         """``tax_maths``: fill SubTotal/TotalTax/Total/AmountDue of invoices from their lines
         (LineAmount, TaxAmount) as Xero does; xero-local does no tax maths of its own.
         ``unique_numbers``: refuse a sales invoice whose InvoiceNumber the organisation already
         has ("Invoice # must be unique.", per element), as Xero does; xero-local accepts
         duplicates. ``organisations``: {tenant id: name}; answer ``GET …/Organisation`` for
-        those tenants (xero-local has no such endpoint). ``port``: 0 picks a free one."""
+        those tenants (xero-local has no such endpoint). ``tax_rates``: answer
+        ``GET …/TaxRates`` with these (Xero's shape: ``TaxType``, ``Name``, ``Status`` …) for every
+        tenant; xero-local has no such endpoint (settable later: ``proxy.tax_rates = [...]``).
+        ``port``: 0 picks a free one."""
         self.tax_maths = tax_maths
+        self.tax_rates = list(tax_rates) if tax_rates is not None else None
         self.unique_numbers = unique_numbers
         self.organisations = dict(organisations or {})
         parts = urlsplit(upstream_url)
@@ -294,6 +299,19 @@ class FaultProxy:
                 json.dumps({"Organisations": [org]}).encode(),
             )
             return
+        if (
+            method == "GET"
+            and path.rstrip("/").endswith("/TaxRates")
+            and self.tax_rates is not None
+        ):
+            rec.action = "tax_rates"
+            self._reply(
+                h,
+                200,
+                {"Content-Type": "application/json"},
+                json.dumps({"TaxRates": self.tax_rates}).encode(),
+            )
+            return
         refused: dict[int, dict] = {}
         try:
             if self.unique_numbers and method in ("PUT", "POST") and path.endswith("/Invoices"):
@@ -432,14 +450,26 @@ def main(argv=None) -> int:
         metavar="TENANT_ID=NAME",
         help="answer GET /Organisation for this tenant (repeatable)",
     )
+    parser.add_argument(
+        "--tax-rate",
+        action="append",
+        default=[],
+        metavar="TAXTYPE=NAME",
+        help="answer GET /TaxRates with this active rate (repeatable)",
+    )
     args = parser.parse_args(argv)
     orgs = dict(item.split("=", 1) for item in args.organisation)
+    rates = [
+        {"TaxType": t, "Name": n, "Status": "ACTIVE"}
+        for t, n in (item.split("=", 1) for item in args.tax_rate)
+    ]
     proxy = FaultProxy(
         args.upstream,
         tax_maths=args.tax_maths,
         port=args.port,
         unique_numbers=args.unique_numbers,
         organisations=orgs,
+        tax_rates=rates or None,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
