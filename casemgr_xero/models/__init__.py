@@ -1,4 +1,5 @@
 from . import xero_connection
+from . import xero_app
 from . import xero_failure
 from . import xero_contact
 from . import xero_account_mapping
