@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -54,7 +54,15 @@ class _Rule:
         return (self.method is None or self.method == method) and path.startswith(self.prefix)
 
 
-def _with_tax_maths(body: bytes) -> bytes:
+def _line_tax(line: dict, rate, inclusive: bool) -> Decimal:
+    """Xero's tax of one line from its tax type's rate (per line, half up)."""
+    amount = Decimal(str(line.get("LineAmount") or 0))
+    rate = Decimal(str(rate)) / 100
+    tax = amount * rate / (1 + rate) if inclusive else amount * rate
+    return tax.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _with_tax_maths(body: bytes, tax_rates: dict | None = None) -> bytes:
     try:
         data = json.loads(body, parse_float=Decimal)
     except ValueError:
@@ -67,6 +75,11 @@ def _with_tax_maths(body: bytes) -> bytes:
     cent = Decimal("0.01")
     for inv in docs:
         lines = inv.get("LineItems") or []
+        inclusive = inv.get("LineAmountTypes") == "Inclusive"
+        for li in lines:
+            if tax_rates and li.get("TaxType") in tax_rates:
+                # Xero computes the tax from the tax type's rate, whatever the client sent.
+                li["TaxAmount"] = _line_tax(li, tax_rates[li["TaxType"]], inclusive)
         amounts = sum((Decimal(str(li.get("LineAmount") or 0)) for li in lines), Decimal(0))
         tax = sum((Decimal(str(li.get("TaxAmount") or 0)) for li in lines), Decimal(0))
         if inv.get("LineAmountTypes") == "Inclusive":
@@ -92,13 +105,22 @@ class FaultProxy:
         port: int = 0,
         unique_numbers: bool = False,
         organisations: dict[str, str] | None = None,
+        tax_rates: dict[str, float] | None = None,
+        accounts: list[dict] | None = None,
     ):
         """``tax_maths``: fill SubTotal/TotalTax/Total/AmountDue of invoices from their lines
         (LineAmount, TaxAmount) as Xero does; xero-local does no tax maths of its own.
         ``unique_numbers``: refuse a sales invoice whose InvoiceNumber the organisation already
         has ("Invoice # must be unique.", per element), as Xero does; xero-local accepts
         duplicates. ``organisations``: {tenant id: name}; answer ``GET …/Organisation`` for
-        those tenants (xero-local has no such endpoint). ``port``: 0 picks a free one."""
+        those tenants (xero-local has no such endpoint). ``tax_rates``: {TaxType: percent};
+        with ``tax_maths`` a line of such a type gets Xero's tax from that rate, and
+        ``GET …/TaxRates`` lists them. ``accounts``: Xero Account dicts ``GET …/Accounts``
+        lists (xero-local has neither). ``port``: 0 picks a free one."""
+        self.tax_rates = dict(tax_rates or {})
+        self.accounts = list(accounts or [])
+        self._initial_settings = (dict(self.tax_rates), list(self.accounts))
+        self._references: dict[str, str] = {}
         self.tax_maths = tax_maths
         self.unique_numbers = unique_numbers
         self.organisations = dict(organisations or {})
@@ -178,6 +200,8 @@ class FaultProxy:
 
     def reset(self) -> None:
         with self._lock:
+            self.tax_rates = dict(self._initial_settings[0])
+            self.accounts = list(self._initial_settings[1])
             self._rules.clear()
             self.requests.clear()
             self._per_minute = None
@@ -294,6 +318,11 @@ class FaultProxy:
                 json.dumps({"Organisations": [org]}).encode(),
             )
             return
+        settings = self._settings_list(method, path)
+        if settings is not None:
+            rec.action = "settings"
+            self._reply(h, 200, {"Content-Type": "application/json"}, settings)
+            return
         refused: dict[int, dict] = {}
         try:
             if self.unique_numbers and method in ("PUT", "POST") and path.endswith("/Invoices"):
@@ -316,12 +345,60 @@ class FaultProxy:
             rec.action = "drop_after"
             self._drop(h)
             return
+        if status == 200 and "/Payments" in path:
+            resp_body = self._payment_references(method, body, resp_body)
         if self.tax_maths and status == 200 and ("/Invoices" in path or "/CreditNotes" in path):
-            resp_body = _with_tax_maths(resp_body)
+            resp_body = _with_tax_maths(resp_body, self.tax_rates)
         resp_headers["X-MinLimit-Remaining"] = str(min_rem)
         resp_headers["X-DayLimit-Remaining"] = str(day_rem)
         resp_headers["X-AppMinLimit-Remaining"] = "9999"
         self._reply(h, status, resp_headers, resp_body)
+
+    def _payment_references(self, method: str, req_body: bytes, resp_body: bytes) -> bytes:
+        """xero-local drops a payment's Reference: remember the one sent with a new payment
+        and put it back in every answer about that payment, as Xero does."""
+        try:
+            sent = json.loads(req_body) if method in ("PUT", "POST") and req_body else None
+            data = json.loads(resp_body)
+        except ValueError:
+            return resp_body
+        payments = data.get("Payments") if isinstance(data, dict) else None
+        if not isinstance(payments, list):
+            return resp_body
+        if isinstance(sent, dict):
+            sent_list = sent.get("Payments") if "Payments" in sent else [sent]
+            if isinstance(sent_list, list) and len(sent_list) == len(payments):
+                for asked, made in zip(sent_list, payments, strict=True):
+                    if isinstance(asked, dict) and asked.get("Reference") and made.get("PaymentID"):
+                        self._references[made["PaymentID"]] = asked["Reference"]
+        for payment in payments:
+            ref = self._references.get(payment.get("PaymentID"))
+            if ref and not payment.get("Reference"):
+                payment["Reference"] = ref
+        return json.dumps(data).encode()
+
+    def _settings_list(self, method: str, path: str) -> bytes | None:
+        """``GET …/TaxRates`` and ``GET …/Accounts`` from ``tax_rates`` / ``accounts`` (None
+        when not configured: forwarded, and xero-local answers 404)."""
+        if method != "GET":
+            return None
+        tail = path.rstrip("/")
+        if tail.endswith("/TaxRates") and self.tax_rates:
+            rates = [
+                {
+                    "Name": f"{tax_type} ({rate}%)",
+                    "TaxType": tax_type,
+                    "Status": "ACTIVE",
+                    "CanApplyToRevenue": True,
+                    "DisplayTaxRate": float(rate),
+                    "EffectiveRate": float(rate),
+                }
+                for tax_type, rate in self.tax_rates.items()
+            ]
+            return json.dumps({"TaxRates": rates}).encode()
+        if tail.endswith("/Accounts") and self.accounts:
+            return json.dumps({"Accounts": self.accounts}).encode()
+        return None
 
     def _upstream(self, method, target, headers, body):
         conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
