@@ -23,6 +23,7 @@
         "wizards/xero_tenant_select_wizard_views.xml",
         "wizards/xero_export_wizard_views.xml",
         "wizards/xero_drift_wizard_views.xml",
+        "wizards/xero_mapping_suggest_wizard_views.xml",
         "views/casemgr_xero_menus.xml",
         "views/xero_app_views.xml",
         "views/xero_payment_views.xml",

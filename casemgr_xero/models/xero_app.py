@@ -104,6 +104,10 @@ class XeroApp(models.Model):
                 app.write(vals)
             cr.execute("UPDATE xero_connection SET app_id = %s WHERE id = %s", [app.id, conn_id])
             _logger.info("Xero connection %s now uses Xero app %s", conn_id, app.id)
+        # The secrets now live on the app only (a neutralized copy clears them there).
+        for column in ("client_secret", "webhook_key"):
+            if column in columns:
+                cr.execute(f"UPDATE xero_connection SET {column} = NULL")  # noqa: S608
         return len(rows)
 
 

@@ -70,13 +70,57 @@ class XeroPaymentJournal(models.Model):
     @api.model
     def _xero_journal_for(self, connection, account_code, account_id, currency):
         """The journal for a payment to (code | AccountID) in ``currency``: the mapping for that
-        currency wins over the one for any currency. Empty recordset when unmapped."""
+        currency wins over the one for any currency, and any mapping over the connection's
+        default payment journal (used when its currency fits). Empty recordset when none."""
         keys = [k for k in (account_code, account_id) if k]
-        if not keys:
-            return self.env["account.journal"]
-        maps = self.sudo().search(
-            [("connection_id", "=", connection.id), ("xero_account", "in", keys)]
-        )
+        maps = self.browse()
+        if keys:
+            maps = self.sudo().search(
+                [("connection_id", "=", connection.id), ("xero_account", "in", keys)]
+            )
         exact = maps.filtered(lambda m: currency and m.currency_id == currency)
         anyc = maps.filtered(lambda m: not m.currency_id)
-        return (exact or anyc)[:1].journal_id
+        journal = (exact or anyc)[:1].journal_id
+        if journal:
+            return journal
+        default = connection.sudo().default_payment_journal_id
+        company_currency = connection.company_id.currency_id
+        if default and (default.currency_id or company_currency) == (currency or company_currency):
+            return default
+        return self.env["account.journal"]
+
+
+class XeroConnection(models.Model):
+    """A default payment journal per connection: payments to a Xero bank account that has no
+    mapping of its own land there (mappings are per-account overrides)."""
+
+    _inherit = "xero.connection"
+
+    default_payment_journal_id = fields.Many2one(
+        "account.journal",
+        string="Default payment journal",
+        compute="_compute_default_payment_journal_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        domain="[('type', '=', 'bank'), ('company_id', '=', company_id)]",
+        help="Payments made in Xero to a bank account with no mapping below are registered "
+        "in this journal (when its currency is the payment's). Set from the company's bank "
+        "journal: the only one, else the first.",
+    )
+
+    @api.depends("company_id")
+    def _compute_default_payment_journal_id(self):
+        for conn in self:
+            if conn.default_payment_journal_id.company_id == conn.company_id:
+                continue
+            conn.default_payment_journal_id = (
+                self.env["account.journal"]
+                .sudo()
+                .search(
+                    [("type", "=", "bank"), ("company_id", "=", conn.company_id.id)],
+                    order="sequence, id",
+                    limit=1,
+                )
+                .id
+            )
