@@ -9,3 +9,4 @@ from . import xero_tracking_mapping
 from . import xero_payment_journal
 from . import xero_webhook_event
 from . import account_payment
+from . import xero_connection_app

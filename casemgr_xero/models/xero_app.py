@@ -8,13 +8,15 @@ organisation connected to the app, each carrying its ``tenantId``. Every connect
 signature with the app's key and routes each event to the connection bound to its tenant.
 
 A connection finds (or creates) its app from its Client ID: the connection's ``client_id``,
-``client_secret`` and ``webhook_key`` are the app's (set once, shared).
+``client_secret`` and ``webhook_key`` are the app's (set once, shared); see
+``xero_connection_app.py``.
 """
 
 import logging
 import secrets
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -82,15 +84,19 @@ class XeroApp(models.Model):
         columns = {r[0] for r in cr.fetchall()}
         if "client_id" not in columns:
             return 0
-        secret = "client_secret" if "client_secret" in columns else "NULL"
-        key = "webhook_key" if "webhook_key" in columns else "NULL"
+        secret = SQL.identifier("client_secret") if "client_secret" in columns else SQL("NULL")
+        key = SQL.identifier("webhook_key") if "webhook_key" in columns else SQL("NULL")
         cr.execute(
-            f"""
-            SELECT id, client_id, {secret}, {key}
-              FROM xero_connection
-             WHERE app_id IS NULL AND COALESCE(client_id, '') != ''
-             ORDER BY id
-            """  # noqa: S608 - column names from information_schema, not user input
+            SQL(
+                """
+                SELECT id, client_id, %s, %s
+                  FROM xero_connection
+                 WHERE app_id IS NULL AND COALESCE(client_id, '') != ''
+                 ORDER BY id
+                """,
+                secret,
+                key,
+            )
         )
         rows = cr.fetchall()
         for conn_id, client_id, client_secret, webhook_key in rows:
@@ -107,54 +113,5 @@ class XeroApp(models.Model):
         # The secrets now live on the app only (a neutralized copy clears them there).
         for column in ("client_secret", "webhook_key"):
             if column in columns:
-                cr.execute(f"UPDATE xero_connection SET {column} = NULL")  # noqa: S608
+                cr.execute(SQL("UPDATE xero_connection SET %s = NULL", SQL.identifier(column)))
         return len(rows)
-
-
-class XeroConnection(models.Model):
-    """The connection's app fields: Client ID, secret and webhook key live on its app."""
-
-    _inherit = "xero.connection"
-
-    app_id = fields.Many2one(
-        "xero.app",
-        string="Xero app",
-        index=True,
-        ondelete="restrict",
-        copy=False,
-        help="Set from the Client ID: connections with the same Client ID share the app's "
-        "secret, webhook key and webhook URL.",
-    )
-    client_id = fields.Char(related="app_id.client_id", readonly=False, store=False)
-    client_secret = fields.Char(related="app_id.client_secret", readonly=False, store=False)
-    webhook_key = fields.Char(related="app_id.webhook_key", readonly=False, store=False)
-
-    @staticmethod
-    def _xero_app_vals(App, vals):
-        """Resolve ``client_id`` in ``vals`` to ``app_id``; never clear a shared secret/key
-        with an empty value."""
-        vals = dict(vals)
-        if "client_id" in vals:
-            vals["app_id"] = App._xero_for_client_id(vals.pop("client_id")).id
-        for fname in ("client_secret", "webhook_key"):
-            if fname in vals and not vals[fname] and "app_id" in vals:
-                vals.pop(fname)  # a new connection of an existing app keeps its values
-        return vals
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        App = self.env["xero.app"]
-        return super().create([self._xero_app_vals(App, v) for v in vals_list])
-
-    def write(self, vals):
-        if "client_id" in vals:
-            vals = self._xero_app_vals(self.env["xero.app"], vals)
-        return super().write(vals)
-
-    @api.depends("company_id", "app_id")
-    def _compute_webhook_url(self):
-        res = super()._compute_webhook_url()
-        for conn in self:
-            if conn.app_id:
-                conn.webhook_url = conn.app_id.webhook_url
-        return res

@@ -88,39 +88,3 @@ class XeroPaymentJournal(models.Model):
         if default and (default.currency_id or company_currency) == (currency or company_currency):
             return default
         return self.env["account.journal"]
-
-
-class XeroConnection(models.Model):
-    """A default payment journal per connection: payments to a Xero bank account that has no
-    mapping of its own land there (mappings are per-account overrides)."""
-
-    _inherit = "xero.connection"
-
-    default_payment_journal_id = fields.Many2one(
-        "account.journal",
-        string="Default payment journal",
-        compute="_compute_default_payment_journal_id",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain="[('type', '=', 'bank'), ('company_id', '=', company_id)]",
-        help="Payments made in Xero to a bank account with no mapping below are registered "
-        "in this journal (when its currency is the payment's). Set from the company's bank "
-        "journal: the only one, else the first.",
-    )
-
-    @api.depends("company_id")
-    def _compute_default_payment_journal_id(self):
-        for conn in self:
-            if conn.default_payment_journal_id.company_id == conn.company_id:
-                continue
-            conn.default_payment_journal_id = (
-                self.env["account.journal"]
-                .sudo()
-                .search(
-                    [("type", "=", "bank"), ("company_id", "=", conn.company_id.id)],
-                    order="sequence, id",
-                    limit=1,
-                )
-                .id
-            )

@@ -124,6 +124,31 @@ class TestXeroWebhookApp(XeroPaymentsMixin, XeroHttpTestCommon):
         self.assertNotEqual(self.connection_b.webhook_url, self.connection.webhook_url)
         self.assertEqual(app.client_id, "CLIENT-ID")
 
+    def test_migration_gives_connections_the_app_of_their_client_id(self):
+        """A database from before apps: the connection kept client id, secret and key in its
+        own columns (recreated here, rolled back with the test)."""
+        cr = self.env.cr
+        self.env.flush_all()
+        cr.execute(
+            "ALTER TABLE xero_connection ADD COLUMN client_id varchar, "
+            "ADD COLUMN client_secret varchar, ADD COLUMN webhook_key varchar"
+        )
+        cr.execute(
+            "UPDATE xero_connection SET app_id = NULL, client_id = 'OLD-APP', "
+            "client_secret = 'old-secret', webhook_key = 'old-key' WHERE id IN %s",
+            [(self.connection.id, self.connection_b.id)],
+        )
+        self.assertEqual(self.env["xero.app"]._xero_migrate_connections(), 2)
+        self.env.invalidate_all()
+        app = self.connection.app_id
+        self.assertEqual(self.connection_b.app_id, app)
+        self.assertEqual(
+            (app.client_id, app.sudo().client_secret, app.sudo().webhook_key),
+            ("OLD-APP", "old-secret", "old-key"),
+        )
+        cr.execute("SELECT count(*) FROM xero_connection WHERE client_secret IS NOT NULL")
+        self.assertEqual(cr.fetchone()[0], 0, "the secrets live on the app only")
+
     def test_bad_signature_is_401_and_nothing_stored(self):
         move = self._export_to(self.connection_b, 300.0, self.company_b)
         event = self._event(move, tenant_id=TENANT_B)

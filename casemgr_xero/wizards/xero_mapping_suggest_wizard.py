@@ -144,30 +144,3 @@ class XeroMappingSuggestLine(models.TransientModel):
     value = fields.Char(string="Xero tax type / account code")
     xero_name = fields.Char(string="Name in Xero", readonly=True)
     alternatives = fields.Char(string="Also fits", readonly=True)
-
-
-class XeroConnection(models.Model):
-    _inherit = "xero.connection"
-
-    def action_xero_check_mappings(self):
-        """Compare, then propose what is missing (when Xero lists its tax rates / accounts):
-        a wizard for the person to confirm; otherwise the comparison's notification."""
-        result = super().action_xero_check_mappings()
-        lines = self.env["xero.mapping.suggest.wizard"]._xero_suggestions(self, self._xero_client())
-        if not lines:
-            return result
-        wizard = self.env["xero.mapping.suggest.wizard"].create(
-            {
-                "connection_id": self.id,
-                "check_message": result["params"]["message"],
-                "line_ids": [fields.Command.create(vals) for vals in lines],
-            }
-        )
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Xero mapping suggestions"),
-            "res_model": "xero.mapping.suggest.wizard",
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "target": "new",
-        }
