@@ -3,7 +3,7 @@
     "name": "Case Manager Xero Integration",
     "summary": "Export posted customer invoices to Xero in batches, exactly once; "
     "mirror Xero payments back through signed webhooks; fix failures on a dashboard.",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Accounting/Accounting",
     "author": "casemgr_xero developers",
     "website": "https://example.invalid/casemgr_xero",
@@ -23,7 +23,9 @@
         "wizards/xero_tenant_select_wizard_views.xml",
         "wizards/xero_export_wizard_views.xml",
         "wizards/xero_drift_wizard_views.xml",
+        "wizards/xero_mapping_suggest_wizard_views.xml",
         "views/casemgr_xero_menus.xml",
+        "views/xero_app_views.xml",
         "views/xero_payment_views.xml",
         "data/xero_failure_data.xml",
         "views/xero_connection_dashboard_views.xml",

@@ -234,6 +234,7 @@ def make_connection(company, key, taxes):
     }
     conn = conn or Conn.create(vals)
     conn.write(vals)
+    # Both demo companies use one Xero app (same Client ID): one webhook URL and key for both.
     if not conn.sudo().webhook_key:
         conn.action_xero_generate_webhook_key()
     Mapping = env["xero.tax.mapping"]
@@ -393,6 +394,7 @@ def xero_side():
                 "company": c.company_id.name,
                 "tenant_id": c.tenant_id,
                 "webhook_key": c.sudo().webhook_key,
+                "webhook_url": c.webhook_url,
                 "api_url": c.api_url,
             }
             for c in conns.sorted("id")

@@ -114,7 +114,7 @@ def main():
         "xero.connection",
         "read",
         [move["xero_connection_id"][0]],
-        ["tenant_id", "webhook_key", "api_url", "access_token", "payments_enabled"],
+        ["tenant_id", "webhook_key", "webhook_url", "api_url", "access_token", "payments_enabled"],
     )[0]
     if not conn["webhook_key"]:
         die(f"connection {move['xero_connection_id'][1]} has no webhook key")
@@ -150,7 +150,8 @@ def main():
     event = build_event(
         invoice_id, tenant_id=conn["tenant_id"], category="INVOICE", event_type="UPDATE"
     )
-    url = f"{args.odoo}/xero/webhook/{move['xero_connection_id'][0]}"
+    # One URL per Xero app (the same on every connection of the app), routed by tenant.
+    url = args.odoo + "/xero/webhook/" + conn["webhook_url"].split("/xero/webhook/", 1)[1]
     status, reply = signed_post(url, build_payload([event]), conn["webhook_key"])
     print(f"webhook: POST {url} -> {status}")
     if status == 404:

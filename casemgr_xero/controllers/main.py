@@ -46,8 +46,29 @@ class XeroController(http.Controller):
         return f"/odoo/action-casemgr_xero.xero_connection_action/{conn.id}"
 
     # ------------------------------------------------------------------
-    # Xero webhooks
+    # Xero webhooks: one URL and one key per Xero app
     # ------------------------------------------------------------------
+    @http.route(
+        "/xero/webhook/app/<int:app_id>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def xero_webhook_app(self, app_id, **kwargs):
+        """Xero's signed event delivery for every organisation of one Xero app.
+
+        Raw body -> size check -> HMAC-SHA256 with the app's key (constant time) -> 401
+        (empty) when wrong; else each event goes to the connection bound to its ``tenantId``
+        among the app's connections (stored; duplicates are no-ops) -> trigger the payments
+        cron -> 200 (empty). An event of an organisation no connection of the app imports
+        payments for is dropped (logged, not stored) but does not fail the delivery: Xero
+        would disable a webhook that keeps failing. No Xero call here: Xero wants an answer
+        within 5 s.
+        """
+        return self._xero_webhook_deliver(app_id, f"app {app_id}")
+
     @http.route(
         "/xero/webhook/<int:connection_id>",
         type="http",
@@ -57,15 +78,18 @@ class XeroController(http.Controller):
         save_session=False,
     )
     def xero_webhook(self, connection_id, **kwargs):
-        """Xero's signed event delivery (and its intent-to-receive check).
+        """The URL of one connection (registered before apps existed): same as the app's URL
+        of that connection, routed by tenant among all the connections of its app."""
+        request.env.cr.execute(
+            "SELECT app_id FROM xero_connection WHERE id = %s AND active AND payments_enabled",
+            [connection_id],
+        )
+        row = request.env.cr.fetchone()
+        if not row or not row[0]:
+            return self._xero_empty(401)
+        return self._xero_webhook_deliver(row[0], f"connection {connection_id}")
 
-        Raw body -> size check -> HMAC-SHA256 with the connection's key (constant time) ->
-        401 (empty) when wrong, or store the events (duplicates are no-ops) -> trigger the
-        payments cron -> 200 (empty). No Xero call here: Xero wants an answer within 5 s.
-        Events of another tenant than the connection's are dropped (logged, not stored) but
-        do not fail the delivery: Xero sends one app's events for all its organisations and
-        would disable a webhook that keeps failing.
-        """
+    def _xero_webhook_deliver(self, app_id, label):
         httprequest = request.httprequest
         if (httprequest.content_length or 0) > MAX_BODY_BYTES:
             return self._xero_empty(400)
@@ -73,38 +97,52 @@ class XeroController(http.Controller):
         if len(body) > MAX_BODY_BYTES:
             return self._xero_empty(400)
         cr = request.env.cr
-        cr.execute(
-            """
-            SELECT id, company_id, tenant_id, webhook_key
-              FROM xero_connection
-             WHERE id = %s AND active AND payments_enabled
-            """,
-            [connection_id],
-        )
+        cr.execute("SELECT webhook_key FROM xero_app WHERE id = %s AND active", [app_id])
         row = cr.fetchone()
         signature = httprequest.headers.get("x-xero-signature")
-        if not row or not row[3] or not verify_signature(body, signature, row[3]):
+        if not row or not row[0] or not verify_signature(body, signature, row[0]):
             return self._xero_empty(401)
-        _conn_id, company_id, tenant_id, _key = row
         try:
             events = parse_events(body, MAX_BODY_BYTES)
         except WebhookPayloadError as exc:
-            _logger.info("Xero webhook %s: malformed payload (%s)", connection_id, exc)
+            _logger.info("Xero webhook (%s): malformed payload (%s)", label, exc)
             return self._xero_empty(400)
-        ours = [ev for ev in events if tenant_id and ev.tenant_id == tenant_id]
-        if len(ours) != len(events):
+        if not events:
+            return self._xero_empty(200)  # Xero's intent-to-receive check
+        cr.execute(
+            """
+            SELECT tenant_id, id, company_id
+              FROM xero_connection
+             WHERE app_id = %s AND active AND payments_enabled AND tenant_id IN %s
+            """,
+            [app_id, tuple({ev.tenant_id or "" for ev in events})],
+        )
+        by_tenant = {r[0]: (r[1], r[2]) for r in cr.fetchall()}
+        routed = {}
+        for ev in events:
+            target = by_tenant.get(ev.tenant_id)
+            if target:
+                routed.setdefault(target, []).append(ev)
+        dropped = len(events) - sum(len(evs) for evs in routed.values())
+        if dropped:
             _logger.info(
-                "Xero webhook %s: %d event(s) of another organisation dropped",
-                connection_id,
-                len(events) - len(ours),
+                "Xero webhook (%s): %d event(s) of an organisation no connection imports "
+                "payments for dropped",
+                label,
+                dropped,
             )
-        if ours:
+        if routed:
             # Its own READ COMMITTED transaction: the insert's foreign-key check on the
             # connection row must not fail when a cron updated that row since this request
             # began (REPEATABLE READ would raise a serialization error and replay the request).
             with short_transaction(request.env.registry) as cr:
                 env = request.env(cr=cr, su=True)
-                if env["xero.webhook.event"]._xero_store_events(connection_id, company_id, ours):
+                new = 0
+                for (connection_id, company_id), evs in routed.items():
+                    new += env["xero.webhook.event"]._xero_store_events(
+                        connection_id, company_id, evs
+                    )
+                if new:
                     env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
         return self._xero_empty(200)
 

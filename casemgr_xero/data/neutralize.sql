@@ -3,6 +3,8 @@ UPDATE xero_connection
    SET active = false,
        access_token = NULL,
        refresh_token = NULL,
-       client_secret = NULL,
-       webhook_key = NULL,
        state = 'draft';
+-- the secret and the webhook key are the Xero app's (shared by its connections)
+UPDATE xero_app
+   SET client_secret = NULL,
+       webhook_key = NULL;

@@ -1,6 +1,7 @@
 from . import res_company
 from . import xero_connection
 from . import xero_mapping_mixin
+from . import xero_app
 from . import xero_failure
 from . import xero_contact
 from . import xero_account_mapping
@@ -10,3 +11,4 @@ from . import xero_tracking_mapping
 from . import xero_payment_journal
 from . import xero_webhook_event
 from . import account_payment
+from . import xero_connection_app

@@ -28,6 +28,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_is_zero, formatLang, html_escape
 
 from .xero_connection import short_transaction
+from .xero_failure import XeroCause, XeroProblems
 
 _logger = logging.getLogger(__name__)
 
@@ -275,14 +276,14 @@ class AccountMove(models.Model):
         for move in moves:
             errors = problems.get(move.id, []) + mapping.validate_invoice(data[move.id])
             if errors:
-                results[move.id] = ("failed", None, "\n".join(errors))
+                results[move.id] = ("failed", None, XeroProblems(errors))
             else:
                 valid |= move
         try:
             if valid:
                 contact_errors = self._xero_resolve_contacts(conn, client, valid, data)
                 for move_id, message in contact_errors.items():
-                    results[move_id] = ("failed", None, message)
+                    results[move_id] = ("failed", None, XeroProblems([message]))
                 sendable = valid.filtered(lambda m: m.id not in contact_errors)
                 invoices = sendable.filtered(lambda m: m.move_type == "out_invoice")
                 refunds = sendable - invoices
@@ -310,6 +311,16 @@ class AccountMove(models.Model):
                             results[move.id] = ("sent", item.xero_id, None)
                         elif item.retryable:
                             results[move.id] = ("queued", None, None)
+                        elif item.xero_id and item.total is not None:
+                            # In Xero, with another total: sent (never send it again), and a
+                            # drift card says by how much and why it may differ.
+                            results[move.id] = (
+                                "sent",
+                                item.xero_id,
+                                self.env["xero.failure"]._xero_total_mismatch_message(
+                                    conn, client, move, item.total
+                                ),
+                            )
                         else:
                             # A total mismatch keeps Xero's ID: the document exists there.
                             results[move.id] = (
@@ -390,8 +401,8 @@ class AccountMove(models.Model):
             failures = env["xero.failure"]
             failures._xero_resolve("invoice_export", sent)
             dconn = conn.with_env(env)
-            for move in failed:
-                failures._xero_report("invoice_export", move, results[move.id][2], dconn)
+            failures._xero_report_sent(sent, {k: v[2] for k, v in results.items()}, dconn)
+            failures._xero_report_export({m: results[m.id][2] for m in failed}, dconn)
             bodies = {}
             for move in sent:
                 url = XERO_WEB_INVOICE_URL % results[move.id][1]
@@ -479,11 +490,15 @@ class AccountMove(models.Model):
                     if not tax_type:
                         tax_type = "UNMAPPED"  # reported below; the invoice is not sent
                         problems.append(
-                            self.env._(
-                                "%(label)s: tax %(tax)s has no Xero tax type (field Taxes; map it "
-                                "under Invoicing > Configuration > Xero > Tax types).",
-                                label=label,
-                                tax=line.tax_ids.name,
+                            XeroCause(
+                                self.env._(
+                                    "%(label)s: tax %(tax)s has no Xero tax type (field Taxes; "
+                                    "map it under Invoicing > Configuration > Xero > Tax types).",
+                                    label=label,
+                                    tax=line.tax_ids.name,
+                                ),
+                                "mapping",
+                                line.tax_ids,
                             )
                         )
                 elif amount_types != "NoTax":
@@ -583,11 +598,15 @@ class AccountMove(models.Model):
             if contact_id:
                 data[move.id].contact.xero_contact_id = contact_id
             else:
-                errors[move.id] = self.env._(
-                    "Invoice %(inv)s: customer %(partner)s could not be matched or created "
-                    "in Xero (field Customer).",
-                    inv=move.name,
-                    partner=partner.display_name or self.env._("(no name)"),
+                errors[move.id] = XeroCause(
+                    self.env._(
+                        "Invoice %(inv)s: customer %(partner)s could not be matched or created "
+                        "in Xero (field Customer).",
+                        inv=move.name,
+                        partner=partner.display_name or self.env._("(no name)"),
+                    ),
+                    "contact",
+                    partner,
                 )
         return errors
 
@@ -1008,12 +1027,13 @@ class AccountMove(models.Model):
             "payment_difference_handling": "open",
         }
         if data.reference:
-            vals["communication"] = data.reference
-        wizard = (
-            self.env["account.payment.register"]
-            .with_context(active_model="account.move", active_ids=self.ids)
-            .create(vals)
-        )
+            vals["communication"] = data.reference  # the payment's memo
+        ctx = {"active_model": "account.move", "active_ids": self.ids}
+        company_currency = self.company_id.currency_id
+        if currency != company_currency and data.currency_rate:
+            # Xero's rate of this payment (foreign units per base unit), not Odoo's day rate.
+            ctx["xero_payment_balance"] = company_currency.round(data.amount / data.currency_rate)
+        wizard = self.env["account.payment.register"].with_context(**ctx).create(vals)
         payment = wizard._create_payments()
         payment.xero_payment_id = data.payment_id
         payment.flush_recordset(["xero_payment_id"])

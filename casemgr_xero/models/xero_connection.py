@@ -589,14 +589,16 @@ class XeroConnection(models.Model):
     # ------------------------------------------------------------------
     # Drift: does Xero still hold what we exported?
     # ------------------------------------------------------------------
-    def _xero_drift_differences(self):
-        """([(move, drift.Difference)], checked moves) for this connection's exported invoices."""
+    def _xero_drift_differences(self, moves=None):
+        """([(move, drift.Difference)], checked moves) for this connection's exported invoices
+        (only ``moves`` among them when given)."""
         self.ensure_one()
         from casemgr_xero_core.drift import OdooDocument, compare
 
-        moves = self.env["account.move"].search(
-            [("xero_connection_id", "=", self.id), ("xero_state", "=", "sent")]
-        )
+        domain = [("xero_connection_id", "=", self.id), ("xero_state", "=", "sent")]
+        if moves is not None:
+            domain.append(("id", "in", moves.ids))
+        moves = self.env["account.move"].search(domain)
         if not moves:
             return [], moves
         invoices = moves.filtered(lambda m: m.move_type == "out_invoice")

@@ -70,13 +70,21 @@ class XeroPaymentJournal(models.Model):
     @api.model
     def _xero_journal_for(self, connection, account_code, account_id, currency):
         """The journal for a payment to (code | AccountID) in ``currency``: the mapping for that
-        currency wins over the one for any currency. Empty recordset when unmapped."""
+        currency wins over the one for any currency, and any mapping over the connection's
+        default payment journal (used when its currency fits). Empty recordset when none."""
         keys = [k for k in (account_code, account_id) if k]
-        if not keys:
-            return self.env["account.journal"]
-        maps = self.sudo().search(
-            [("connection_id", "=", connection.id), ("xero_account", "in", keys)]
-        )
+        maps = self.browse()
+        if keys:
+            maps = self.sudo().search(
+                [("connection_id", "=", connection.id), ("xero_account", "in", keys)]
+            )
         exact = maps.filtered(lambda m: currency and m.currency_id == currency)
         anyc = maps.filtered(lambda m: not m.currency_id)
-        return (exact or anyc)[:1].journal_id
+        journal = (exact or anyc)[:1].journal_id
+        if journal:
+            return journal
+        default = connection.sudo().default_payment_journal_id
+        company_currency = connection.company_id.currency_id
+        if default and (default.currency_id or company_currency) == (currency or company_currency):
+            return default
+        return self.env["account.journal"]

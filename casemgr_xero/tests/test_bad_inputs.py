@@ -79,7 +79,15 @@ class TestXeroBadInputs(XeroTestCommon):
         moves = self._export(
             [self._invoice(), self._invoice(tax_ids=[Command.set(self.tax_sale_b.ids)])]
         )
-        self._assert_failed_alone(moves, moves[1], [moves[1].name, self.tax_sale_b.name])
+        bad = moves[1]
+        self.assertEqual(bad.xero_state, "failed")
+        self.assertIn(bad.name, bad.xero_error)
+        self.assertIn(self.tax_sale_b.name, bad.xero_error)
+        # The cause has the card (listing the invoice), not the invoice.
+        failure = self.env["xero.failure"].search([("move_ids", "in", bad.ids)])
+        self.assertEqual((failure.kind, failure.res_id), ("mapping", self.tax_sale_b.id))
+        self.assertEqual(moves[0].xero_state, "sent")
+        self.assertEqual({i["InvoiceNumber"] for i in self.xero_local.invoices()}, {moves[0].name})
 
     def test_non_ascii_names_are_sent_intact(self):
         partner = self.env["res.partner"].create({"name": "Zoë Ñúñez 株式会社"})

@@ -1,6 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import timedelta
-from unittest.mock import patch
 
 from casemgr_xero_core.errors import ReconnectRequired
 
@@ -142,18 +141,18 @@ class TestXeroDashboard(XeroTestCommon):
         move.action_xero_send()
         self._run_cron()
         self.assertEqual(move.xero_state, "failed")
-        failure = self._failure_of(move)
+        # The cause (an unmapped tax) has its card, listing the invoice.
+        failure = self._failure_of(self.tax_sale_b, kind="mapping")
         self.assertEqual(failure.state, "open")
+        self.assertEqual(failure.move_ids, move)
         self.assertIn("has no Xero tax type", failure.summary)
         self.assertIn(self.tax_sale_b.name, failure.summary)
         self.assertFalse(failure.xero_url, "not in Xero: no Open in Xero button")
-        # Retrying before the fix fails again on the same card.
-        failure.action_xero_retry()
-        self.assertEqual(failure.state, "retrying")
-        self._run_cron()
+        # Retrying before the fix is refused, the card stays as it was.
+        with self.assertRaisesRegex(UserError, "still has no Xero tax type"):
+            failure.action_xero_retry()
         self.assertEqual(failure.state, "open")
-        self.assertEqual(failure.attempts, 2)
-        self.assertEqual(self.Failure.search_count([("res_id", "=", move.id)]), 1)
+        self.assertEqual(self.Failure.search_count([("move_ids", "in", move.ids)]), 1)
         # Fix the cause, press Retry: the same invoice is queued (not a copy), the cron is due.
         self.env["xero.tax.mapping"].create(
             {
@@ -175,15 +174,24 @@ class TestXeroDashboard(XeroTestCommon):
         self.assertEqual(move.xero_state, "sent")
         self.assertEqual(failure.state, "resolved")
         self.assertEqual([i["InvoiceNumber"] for i in self.xero_local.invoices()], [move.name])
-        self.assertEqual(failure.xero_url, move.xero_url)
-        open_in_xero = failure.action_xero_open_in_xero()
-        self.assertEqual(open_in_xero["url"], move.xero_url)
         open_record = failure.action_xero_open_record()
         self.assertEqual(
-            (open_record["res_model"], open_record["res_id"]), ("account.move", move.id)
+            (open_record["res_model"], open_record["res_id"]), ("account.tax", self.tax_sale_b.id)
         )
         with self.assertRaises(UserError):
             failure.action_xero_retry()
+
+    def test_retry_invoice_card_requeues_and_open_in_xero(self):
+        move = self._invoice(self.tax_sale_a)
+        failure = self.Failure._xero_report("invoice_export", move, "refused", self.connection)
+        self.assertFalse(failure.xero_url)
+        action = failure.action_xero_retry()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertEqual((failure.state, move.xero_state), ("retrying", "queued"))
+        self._run_cron()
+        self.assertEqual((failure.state, move.xero_state), ("resolved", "sent"))
+        self.assertEqual(failure.xero_url, move.xero_url)
+        self.assertEqual(failure.action_xero_open_in_xero()["url"], move.xero_url)
 
     def test_retry_explains_what_cannot_be_queued(self):
         move = self._invoice(self.tax_sale_b)
@@ -193,21 +201,18 @@ class TestXeroDashboard(XeroTestCommon):
             failure.action_xero_retry()
         self.assertEqual(failure.state, "open")
 
-    def test_retry_dispatches_to_the_record_model(self):
+    def test_retry_checks_the_cause_of_mapping_and_contact_cards(self):
+        # A contact card that no longer blocks any invoice: Retry closes it.
         partner_failure = self.Failure._xero_report(
             "contact", self.customer, "Contact refused", self.connection
         )
-        Partner = self.registry["res.partner"]
-        with patch.object(Partner, "_xero_retry_failure", create=True, return_value=True) as hook:
-            partner_failure.action_xero_retry()
-        hook.assert_called_once()
-        self.assertEqual(hook.call_args.args[0], partner_failure)
-        self.assertEqual(partner_failure.state, "retrying")
-        # A model without the hook: a clear refusal, nothing changes.
+        partner_failure.action_xero_retry()
+        self.assertEqual(partner_failure.state, "resolved")
+        # A tax still unmapped: a clear refusal, nothing changes.
         tax_failure = self.Failure._xero_report(
             "mapping", self.tax_sale_b, "Unmapped", self.connection
         )
-        with self.assertRaisesRegex(UserError, "cannot be retried from here"):
+        with self.assertRaisesRegex(UserError, "still has no Xero tax type"):
             tax_failure.action_xero_retry()
         self.assertEqual(tax_failure.state, "open")
 
@@ -289,11 +294,10 @@ class TestXeroDashboard(XeroTestCommon):
         self.assertIn(admin, managers)
         self.assertEqual(todo.user_id, managers, "one to-do per billing administrator")
         self.assertEqual(len(todo), len(managers))
-        # Retry on a connection problem opens the connection form.
+        # Retry on a connection problem reconnects: Xero's sign-in page.
         action = failure.action_xero_retry()
-        self.assertEqual(
-            (action["res_model"], action["res_id"]), ("xero.connection", self.connection.id)
-        )
+        self.assertEqual(action["type"], "ir.actions.act_url")
+        self.assertIn("/identity/connect/authorize", action["url"])
         # Signing in again resolves the card and closes the to-dos.
         self.connection.sudo().oauth_state = "NONCE"
         self.connection._xero_oauth_complete("AUTH-CODE")

@@ -162,7 +162,8 @@ class TestXeroMultiCompany(XeroTestCommon):
         moves_b = self._invoices(self.company_data_2, self.tax_b, 1)
         self.env["xero.tax.mapping"].search([("connection_id", "=", self.connection_b.id)]).unlink()
         self._send_and_export(moves_b)
-        failure = self.env["xero.failure"].search([("res_id", "=", moves_b.id)])
+        # One card for the cause (B's unmapped tax), listing the invoice.
+        failure = self.env["xero.failure"].search([("move_ids", "in", moves_b.ids)])
         self.assertEqual(failure.company_id, self.company_b)
         self.assertEqual(failure.connection_id, self.connection_b)
         self.assertEqual(self.connection_b.xero_failure_count, 1)

@@ -153,6 +153,7 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
 
     # ------------------------------------------------------------------ failures
     def test_unmapped_account_fails_then_succeeds_once_mapped(self):
+        self.connection.default_payment_journal_id = False  # no fallback for unmapped accounts
         move = self._export(250.0)
         pid = self._xero_pay(move, 250.0, code="091")
         self._store(self._event(move))

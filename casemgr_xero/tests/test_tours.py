@@ -102,9 +102,11 @@ class TestXeroTours(XeroPeerMixin, HttpCase):
         move.action_xero_send()
         self.cron.method_direct_trigger()
         self.assertEqual(move.xero_state, "failed")
+        # One card for the cause (the unmapped tax), listing the invoice.
         failure = self.env["xero.failure"].search(
-            [("res_model", "=", "account.move"), ("res_id", "=", move.id)]
+            [("res_model", "=", "account.tax"), ("res_id", "=", self.stamp.id)]
         )
+        self.assertEqual(failure.move_ids, move)
         self.assertEqual(failure.state, "open")
         self.env["xero.tax.mapping"].create(
             {

@@ -130,6 +130,9 @@ class TestXeroConnection(XeroTestCommon):
         self.assertFalse(conn.access_token)
         self.assertFalse(conn.refresh_token)
         self.assertEqual(conn.state, "draft")
+        conn.app_id.invalidate_recordset()
+        self.assertFalse(conn.app_id.client_secret)
+        self.assertFalse(conn.app_id.webhook_key)
 
 
 @tagged("post_install", "-at_install")

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -54,7 +54,15 @@ class _Rule:
         return (self.method is None or self.method == method) and path.startswith(self.prefix)
 
 
-def _with_tax_maths(body: bytes) -> bytes:
+def _line_tax(line: dict, rate, inclusive: bool) -> Decimal:
+    """Xero's tax of one line from its tax type's rate (per line, half up)."""
+    amount = Decimal(str(line.get("LineAmount") or 0))
+    rate = Decimal(str(rate)) / 100
+    tax = amount * rate / (1 + rate) if inclusive else amount * rate
+    return tax.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _with_tax_maths(body: bytes, tax_rates: dict | None = None) -> bytes:
     try:
         data = json.loads(body, parse_float=Decimal)
     except ValueError:
@@ -67,6 +75,11 @@ def _with_tax_maths(body: bytes) -> bytes:
     cent = Decimal("0.01")
     for inv in docs:
         lines = inv.get("LineItems") or []
+        inclusive = inv.get("LineAmountTypes") == "Inclusive"
+        for li in lines:
+            if tax_rates and li.get("TaxType") in tax_rates:
+                # Xero computes the tax from the tax type's rate, whatever the client sent.
+                li["TaxAmount"] = _line_tax(li, tax_rates[li["TaxType"]], inclusive)
         amounts = sum((Decimal(str(li.get("LineAmount") or 0)) for li in lines), Decimal(0))
         tax = sum((Decimal(str(li.get("TaxAmount") or 0)) for li in lines), Decimal(0))
         if inv.get("LineAmountTypes") == "Inclusive":
@@ -92,19 +105,25 @@ class FaultProxy:
         port: int = 0,
         unique_numbers: bool = False,
         organisations: dict[str, str] | None = None,
-        tax_rates: list[dict] | None = None,
+        tax_rates: dict[str, float] | list[dict] | None = None,
+        accounts: list[dict] | None = None,
     ):
         """``tax_maths``: fill SubTotal/TotalTax/Total/AmountDue of invoices from their lines
         (LineAmount, TaxAmount) as Xero does; xero-local does no tax maths of its own.
         ``unique_numbers``: refuse a sales invoice whose InvoiceNumber the organisation already
         has ("Invoice # must be unique.", per element), as Xero does; xero-local accepts
         duplicates. ``organisations``: {tenant id: name}; answer ``GET …/Organisation`` for
-        those tenants (xero-local has no such endpoint). ``tax_rates``: answer
-        ``GET …/TaxRates`` with these (Xero's shape: ``TaxType``, ``Name``, ``Status`` …) for every
-        tenant; xero-local has no such endpoint (settable later: ``proxy.tax_rates = [...]``).
-        ``port``: 0 picks a free one."""
+        those tenants (xero-local has no such endpoint). ``tax_rates``: either {TaxType: percent}
+        (with ``tax_maths`` a line of such a type gets Xero's tax from that rate) or a list of
+        Xero TaxRate dicts (``TaxType``, ``Name``, ``Status``, optionally ``EffectiveRate``),
+        served as given; either way ``GET …/TaxRates`` lists them (settable later:
+        ``proxy.tax_rates = …``). ``accounts``: Xero Account dicts ``GET …/Accounts`` lists
+        (xero-local has neither). ``port``: 0 picks a free one."""
+        self.tax_rates = tax_rates
+        self.accounts = list(accounts or [])
+        self._initial_settings = (self.tax_rates, list(self.accounts))
+        self._references: dict[str, str] = {}
         self.tax_maths = tax_maths
-        self.tax_rates = list(tax_rates) if tax_rates is not None else None
         self.unique_numbers = unique_numbers
         self.organisations = dict(organisations or {})
         parts = urlsplit(upstream_url)
@@ -183,6 +202,8 @@ class FaultProxy:
 
     def reset(self) -> None:
         with self._lock:
+            self.tax_rates = self._initial_settings[0]
+            self.accounts = list(self._initial_settings[1])
             self._rules.clear()
             self.requests.clear()
             self._per_minute = None
@@ -299,18 +320,10 @@ class FaultProxy:
                 json.dumps({"Organisations": [org]}).encode(),
             )
             return
-        if (
-            method == "GET"
-            and path.rstrip("/").endswith("/TaxRates")
-            and self.tax_rates is not None
-        ):
-            rec.action = "tax_rates"
-            self._reply(
-                h,
-                200,
-                {"Content-Type": "application/json"},
-                json.dumps({"TaxRates": self.tax_rates}).encode(),
-            )
+        settings = self._settings_list(method, path)
+        if settings is not None:
+            rec.action = "settings"
+            self._reply(h, 200, {"Content-Type": "application/json"}, settings)
             return
         refused: dict[int, dict] = {}
         try:
@@ -334,12 +347,78 @@ class FaultProxy:
             rec.action = "drop_after"
             self._drop(h)
             return
+        if status == 200 and "/Payments" in path:
+            resp_body = self._payment_references(method, body, resp_body)
         if self.tax_maths and status == 200 and ("/Invoices" in path or "/CreditNotes" in path):
-            resp_body = _with_tax_maths(resp_body)
+            resp_body = _with_tax_maths(resp_body, self._tax_percent())
         resp_headers["X-MinLimit-Remaining"] = str(min_rem)
         resp_headers["X-DayLimit-Remaining"] = str(day_rem)
         resp_headers["X-AppMinLimit-Remaining"] = "9999"
         self._reply(h, status, resp_headers, resp_body)
+
+    def _payment_references(self, method: str, req_body: bytes, resp_body: bytes) -> bytes:
+        """xero-local drops a payment's Reference: remember the one sent with a new payment
+        and put it back in every answer about that payment, as Xero does."""
+        try:
+            sent = json.loads(req_body) if method in ("PUT", "POST") and req_body else None
+            data = json.loads(resp_body)
+        except ValueError:
+            return resp_body
+        payments = data.get("Payments") if isinstance(data, dict) else None
+        if not isinstance(payments, list):
+            return resp_body
+        if isinstance(sent, dict):
+            sent_list = sent.get("Payments") if "Payments" in sent else [sent]
+            if isinstance(sent_list, list) and len(sent_list) == len(payments):
+                for asked, made in zip(sent_list, payments, strict=True):
+                    if isinstance(asked, dict) and asked.get("Reference") and made.get("PaymentID"):
+                        self._references[made["PaymentID"]] = asked["Reference"]
+        for payment in payments:
+            ref = self._references.get(payment.get("PaymentID"))
+            if ref and not payment.get("Reference"):
+                payment["Reference"] = ref
+        return json.dumps(data).encode()
+
+    @property
+    def tax_rates(self) -> list[dict] | None:
+        """Xero TaxRate dicts ``GET …/TaxRates`` answers (None: forwarded to xero-local)."""
+        return self._tax_rates
+
+    @tax_rates.setter
+    def tax_rates(self, value) -> None:
+        if isinstance(value, dict):
+            value = [
+                {
+                    "Name": f"{tax_type} ({rate}%)",
+                    "TaxType": tax_type,
+                    "Status": "ACTIVE",
+                    "CanApplyToRevenue": True,
+                    "DisplayTaxRate": float(rate),
+                    "EffectiveRate": float(rate),
+                }
+                for tax_type, rate in value.items()
+            ]
+        self._tax_rates = [dict(r) for r in value] if value else None
+
+    def _tax_percent(self) -> dict[str, float]:
+        """{TaxType: percent} of the rates that carry an EffectiveRate (for the tax maths)."""
+        return {
+            r["TaxType"]: r["EffectiveRate"]
+            for r in self._tax_rates or ()
+            if r.get("EffectiveRate") is not None
+        }
+
+    def _settings_list(self, method: str, path: str) -> bytes | None:
+        """``GET …/TaxRates`` and ``GET …/Accounts`` from ``tax_rates`` / ``accounts`` (None
+        when not configured: forwarded, and xero-local answers 404)."""
+        if method != "GET":
+            return None
+        tail = path.rstrip("/")
+        if tail.endswith("/TaxRates") and self.tax_rates:
+            return json.dumps({"TaxRates": self.tax_rates}).encode()
+        if tail.endswith("/Accounts") and self.accounts:
+            return json.dumps({"Accounts": self.accounts}).encode()
+        return None
 
     def _upstream(self, method, target, headers, body):
         conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)

@@ -146,7 +146,7 @@ tours.add("casemgr_xero_export_wizard", {
     ],
 });
 
-// Failures: open the failure of an invoice whose tax has since been mapped, send it again.
+// Failures: open the card of a tax since mapped, then an invoice it blocked; send it again.
 tours.add("casemgr_xero_failure_resend", {
     steps: () => [
         {
@@ -155,8 +155,8 @@ tours.add("casemgr_xero_failure_resend", {
             run: "click",
         },
         {
-            content: "Open the invoice",
-            trigger: ".o_form_view button[name=action_xero_open_record]",
+            content: "The card is about the cause (the tax); open the invoice it blocked",
+            trigger: ".o_form_view button[name=action_xero_open_blocked]",
             run: "click",
         },
         {
