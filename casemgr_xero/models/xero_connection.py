@@ -556,6 +556,9 @@ class XeroConnection(models.Model):
                 self.env._("Xero connection %(name)s: %(msg)s", name=self.display_name, msg=exc)
             ) from exc
         taxes = self.env["xero.tax.mapping"]._xero_fill(self.company_id, lists[1]) or taxes
+        fetched = self.env.context.get("xero_mapping_lists")
+        if fetched is not None:  # the caller reuses Xero's lists instead of asking twice
+            fetched.update(accounts=lists[0], tax_rates=lists[1])
         problems = check_settings(accounts, taxes, tracking, *lists)
         unchecked = [
             label

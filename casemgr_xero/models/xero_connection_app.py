@@ -89,8 +89,13 @@ class XeroConnection(models.Model):
     def action_xero_check_mappings(self):
         """Compare, then propose what is missing (when Xero lists its tax rates / accounts):
         a wizard for the person to confirm; otherwise the comparison's notification."""
-        result = super().action_xero_check_mappings()
-        lines = self.env["xero.mapping.suggest.wizard"]._xero_suggestions(self, self._xero_client())
+        fetched = {}
+        result = super(
+            XeroConnection, self.with_context(xero_mapping_lists=fetched)
+        ).action_xero_check_mappings()
+        lines = self.env["xero.mapping.suggest.wizard"]._xero_suggestions(
+            self, self._xero_client(), fetched
+        )
         if not lines:
             return result
         wizard = self.env["xero.mapping.suggest.wizard"].create(

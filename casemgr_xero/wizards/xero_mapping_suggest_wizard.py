@@ -19,12 +19,14 @@ class XeroMappingSuggestWizard(models.TransientModel):
     line_ids = fields.One2many("xero.mapping.suggest.line", "wizard_id")
 
     @api.model
-    def _xero_suggestions(self, connection, client):
-        """[line vals] for what ``connection`` leaves unmapped and Xero's lists can fill."""
+    def _xero_suggestions(self, connection, client, fetched=None):
+        """[line vals] for what ``connection`` leaves unmapped and Xero's lists can fill.
+        ``fetched``: {"accounts": …, "tax_rates": …} already read from Xero (not asked again)."""
         company = connection.company_id
+        fetched = fetched or {}
         try:
-            xero_rates = client.get_tax_rates()
-            xero_accounts = client.get_accounts()
+            xero_rates = fetched["tax_rates"] if "tax_rates" in fetched else client.get_tax_rates()
+            xero_accounts = fetched["accounts"] if "accounts" in fetched else client.get_accounts()
         except XeroError as exc:
             raise UserError(
                 self.env._(
