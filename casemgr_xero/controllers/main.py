@@ -13,7 +13,7 @@ from werkzeug.exceptions import Forbidden
 from odoo import http
 from odoo.http import request
 
-from ..models.xero_connection import short_transaction
+from ..tools import short_transaction
 
 _logger = logging.getLogger(__name__)
 

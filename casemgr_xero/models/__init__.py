@@ -8,3 +8,8 @@ from . import xero_tracking_mapping
 from . import xero_payment_journal
 from . import xero_webhook_event
 from . import account_payment
+from . import xero_invoice_data
+from . import xero_export
+from . import xero_payment_reconcile
+from . import xero_payment_import
+from . import xero_drift

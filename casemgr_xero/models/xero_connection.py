@@ -20,6 +20,8 @@ from casemgr_xero_core.errors import ReconnectRequired, XeroError
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import short_transaction
+
 _logger = logging.getLogger(__name__)
 
 _DEFAULTS = XeroEndpoints()
@@ -27,21 +29,6 @@ CALLBACK_PATH = "/xero/oauth/callback"
 WEBHOOK_PATH = "/xero/webhook/%s"
 _RECONNECT_SUMMARY = "Reconnect Xero"
 SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
-
-
-@contextmanager
-def short_transaction(registry):
-    """A new cursor whose transaction is READ COMMITTED (commits on exit, like ``cursor()``).
-
-    Odoo's cursors are REPEATABLE READ: there, a ``FOR UPDATE`` that waits for another worker's
-    commit fails with "could not serialize access due to concurrent update" instead of locking
-    the row as it now is. The short transactions that share state between workers (token
-    rotation, pacing, batch claims and results) must wait and then see the committed row.
-    """
-    with registry.cursor() as cr:
-        if not registry.in_test_mode():  # a test cursor shares the test's transaction
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        yield cr
 
 
 class XeroConnection(models.Model):
@@ -585,55 +572,9 @@ class XeroConnection(models.Model):
             },
         }
 
-    # ------------------------------------------------------------------
-    # Drift: does Xero still hold what we exported?
-    # ------------------------------------------------------------------
-    def _xero_drift_differences(self):
-        """([(move, drift.Difference)], checked moves) for this connection's exported invoices."""
-        self.ensure_one()
-        from casemgr_xero_core.drift import OdooDocument, compare
-
-        moves = self.env["account.move"].search(
-            [("xero_connection_id", "=", self.id), ("xero_state", "=", "sent")]
-        )
-        if not moves:
-            return [], moves
-        invoices = moves.filtered(lambda m: m.move_type == "out_invoice")
-        xero = self._xero_client().get_invoices_by_ids(invoices.mapped("xero_invoice_id"))
-        documents = [
-            OdooDocument(
-                key=m.id,
-                number=m.name,
-                xero_id=m.xero_invoice_id,
-                total=m.amount_total,
-                amount_due=m.amount_residual,
-                paid=m.payment_state in ("paid", "in_payment"),
-            )
-            for m in invoices
-        ]
-        by_id = {m.id: m for m in invoices}
-        return [(by_id[d.key], d) for d in compare(documents, xero)], invoices
-
     @api.model
     def _cron_xero_drift(self):
-        """File one 'drift' failure per differing invoice; resolve those that match again."""
-        Failure = self.env["xero.failure"]
-        for conn in self.search([("state", "=", "connected")]):
-            try:
-                differences, checked = conn._xero_drift_differences()
-            except XeroError as exc:
-                _logger.warning("Xero drift check of connection %s failed: %s", conn.id, exc)
-                continue
-            by_move = {}
-            for move, diff in differences:
-                by_move.setdefault(move, []).append(diff.message)
-            for move, messages in by_move.items():
-                Failure._xero_report("drift", move, "\n".join(messages), conn)
-            if checked:
-                Failure._xero_resolve(
-                    "drift", checked.filtered(lambda m, bad=by_move: m not in bad)
-                )
-        return True
+        return self.env["xero.drift"]._cron_xero_drift()
 
     def action_xero_drift_report(self):
         self.ensure_one()

@@ -189,7 +189,7 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         barrier = threading.Barrier(2)
         claimed = {0: [], 1: []}
         errors = []
-        Move = self.registry["account.move"]
+        Move = self.registry["xero.export"]
         original_claim = Move._xero_claim_batch
         worker_of = {}
 

@@ -137,7 +137,7 @@ class XeroCsvExportWizard(models.TransientModel):
             raise UserError(
                 self.env._("Export to Xero CSV: these invoices were queued for the API meanwhile.")
             )
-        data, problems = Move._xero_invoice_data(conn, moves)
+        data, problems = self.env["xero.invoice.data"]._xero_invoice_data(conn, moves)
         self._xero_check(moves, data, problems)
         files = self._xero_files([data[m.id] for m in moves])
         if len(files) == 1:

@@ -1,0 +1,288 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""The export service: customer invoices → Xero, in batches of 50, exactly once.
+
+The cron claims a batch (row locks that skip rows another worker holds, ``queued`` →
+``sending`` with an attempt key) and commits before the HTTP call; the results are written
+only onto rows that still carry that attempt key. A batch whose outcome is unknown (dropped
+connection, timeout, crash) is sent again only after a lookup by InvoiceNumber in Xero has
+bound what Xero already has.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from casemgr_xero_core import export as xero_export
+from casemgr_xero_core import mapping
+from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
+from markupsafe import Markup
+from psycopg2.extras import execute_values
+
+from odoo import api, fields, models
+from odoo.tools import html_escape
+
+from ..tools import short_transaction
+from .account_move import XERO_WEB_INVOICE_URL
+
+_logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
+STALE_SENDING = timedelta(minutes=10)
+
+
+class XeroExport(models.AbstractModel):
+    _name = "xero.export"
+    _description = "Xero export service"
+
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_xero_export(self, max_batches=20):
+        cron = self.env.ref("casemgr_xero.ir_cron_xero_export")
+        more = False
+        for conn in self.env["xero.connection"].search([("state", "=", "connected")]):
+            more |= self._xero_export_connection(conn, max_batches, cron)
+        if more:
+            cron._trigger()
+        return True
+
+    def _xero_export_connection(self, conn, max_batches, cron):
+        """Send up to ``max_batches`` batches for ``conn``; True when work remains now."""
+        for _i in range(max_batches):
+            wait = conn._xero_paused()
+            if wait:
+                cron._trigger(at=fields.Datetime.now() + timedelta(seconds=wait + 1))
+                return False
+            key, moves = self._xero_claim_batch(conn)
+            if not moves:
+                return False
+            try:
+                self._xero_send_batch(conn, key, moves)
+            except RateLimited as exc:
+                # Never assume nothing reached Xero: the next attempt looks up first.
+                self._xero_release(key, moves, unknown=True)
+                retry = max(exc.retry_after or 60.0, 1.0)
+                conn._xero_pause_until(fields.Datetime.now() + timedelta(seconds=retry))
+                cron._trigger(at=fields.Datetime.now() + timedelta(seconds=retry + 1))
+                return False
+            except AuthError as exc:
+                self._xero_release(key, moves, unknown=True)
+                with conn._xero_detached() as dconn:
+                    dconn.env["xero.failure"]._xero_report("auth", dconn, str(exc), dconn)
+                return False
+            except XeroError as exc:
+                # Transient (5xx, timeout, dropped connection): requeue, try again later.
+                _logger.warning("Xero export for connection %s deferred: %s", conn.id, exc)
+                self._xero_release(key, moves, unknown=True)
+                cron._trigger(at=fields.Datetime.now() + timedelta(seconds=60))
+                return False
+        return True
+
+    @api.model
+    def _xero_claim_batch(self, conn):
+        """Atomically move up to 50 queued (or stale sending) moves to ``sending``; commit."""
+        key = str(uuid.uuid4())
+        now = fields.Datetime.now()
+        self.env.flush_all()
+        with short_transaction(self.env.registry) as cr:
+            cr.execute(
+                """
+                SELECT id, xero_state = 'sending' OR xero_outcome_unknown
+                  FROM account_move
+                 WHERE xero_connection_id = %s
+                   AND (xero_state = 'queued'
+                        OR (xero_state = 'sending' AND xero_attempt_at < %s))
+                 ORDER BY id
+                 LIMIT %s
+                   FOR UPDATE SKIP LOCKED
+                """,
+                [conn.id, now - STALE_SENDING, BATCH_SIZE],
+            )
+            rows = cr.fetchall()
+            if not rows:
+                return key, self.env["account.move"].browse()
+            cr.execute(
+                """
+                UPDATE account_move
+                   SET xero_state = 'sending', xero_attempt_key = %s, xero_attempt_at = %s,
+                       xero_outcome_unknown = xero_outcome_unknown OR xero_state = 'sending'
+                 WHERE id IN %s
+                """,
+                [key, now, tuple(r[0] for r in rows)],
+            )
+        # The caller's transaction (REPEATABLE READ) cannot see what this claim committed:
+        # carry the "look up before sending" flags with the records.
+        moves = (
+            self.env["account.move"]
+            .browse([r[0] for r in rows])
+            .with_context(xero_claim_unknown=frozenset(r[0] for r in rows if r[1]))
+        )
+        moves.invalidate_recordset(
+            ["xero_state", "xero_attempt_key", "xero_attempt_at", "xero_outcome_unknown"]
+        )
+        return key, moves
+
+    def _xero_release(self, key, moves, unknown):
+        """Put a claimed batch back in the queue (flagged when its outcome is unknown)."""
+        self.env.flush_all()
+        with short_transaction(self.env.registry) as cr:
+            cr.execute(
+                """
+                UPDATE account_move
+                   SET xero_state = 'queued',
+                       xero_outcome_unknown = xero_outcome_unknown OR %s
+                 WHERE id IN %s AND xero_attempt_key = %s AND xero_state = 'sending'
+                """,
+                [bool(unknown), tuple(moves.ids), key],
+            )
+        moves.invalidate_recordset(["xero_state", "xero_outcome_unknown"])
+
+    def _xero_send_batch(self, conn, key, moves):
+        """Validate, bind contacts, send invoices then credit notes, write every outcome.
+
+        If Xero stops answering halfway, what is known is written first and the exception is
+        re-raised: the caller puts the rest back in the queue flagged 'outcome unknown'.
+        """
+        unknown_ids = moves.env.context.get("xero_claim_unknown", frozenset())
+        client = conn._xero_client()
+        data, problems = self.env["xero.invoice.data"]._xero_invoice_data(conn, moves)
+        results = {}  # move id -> (state, Xero id, message)
+        valid = self.env["account.move"].browse()
+        for move in moves:
+            errors = problems.get(move.id, []) + mapping.validate_invoice(data[move.id])
+            if errors:
+                results[move.id] = ("failed", None, "\n".join(errors))
+            else:
+                valid |= move
+        try:
+            if valid:
+                contact_errors = self.env["xero.contact"]._xero_resolve_contacts(
+                    conn, client, valid, data
+                )
+                for move_id, message in contact_errors.items():
+                    results[move_id] = ("failed", None, message)
+                sendable = valid.filtered(lambda m: m.id not in contact_errors)
+                invoices = sendable.filtered(lambda m: m.move_type == "out_invoice")
+                refunds = sendable - invoices
+                prefix = conn.invoice_number_prefix or ""
+                for group, payload_fn, send_fn, suffix in (
+                    (invoices, mapping.invoice_payload, xero_export.send_invoice_batch, ""),
+                    (
+                        refunds,
+                        mapping.credit_note_payload,
+                        xero_export.send_credit_note_batch,
+                        "-cn",
+                    ),
+                ):
+                    if not group:
+                        continue
+                    items = send_fn(
+                        client,
+                        [payload_fn(data[m.id], prefix) for m in group],
+                        key + suffix,
+                        check_existing=conn.check_numbers
+                        or any(m.xero_outcome_unknown or m.id in unknown_ids for m in group),
+                    )
+                    for move, item in zip(group, items, strict=True):
+                        if item.ok:
+                            results[move.id] = ("sent", item.xero_id, None)
+                        elif item.retryable:
+                            results[move.id] = ("queued", None, None)
+                        else:
+                            # A total mismatch keeps Xero's ID: the document exists there.
+                            results[move.id] = (
+                                "failed",
+                                item.xero_id,
+                                "\n".join(item.messages)
+                                or self.env._("Xero refused this document."),
+                            )
+        finally:
+            if results:
+                self._xero_write_results(conn, key, moves, results)
+        self._xero_allocate_credit_notes(conn, client, moves, results)
+
+    def _xero_allocate_credit_notes(self, conn, client, moves, results):
+        """Apply each credit note just created to its original invoice when that is in Xero."""
+        for move in moves.filtered(lambda m: m.move_type == "out_refund"):
+            state, credit_note_id, _msg = results.get(move.id, (None, None, None))
+            origin = move.reversed_entry_id
+            if state != "sent" or not origin.xero_invoice_id:
+                continue
+            if origin.xero_connection_id != conn:
+                continue
+            try:
+                client.allocate_credit_note(
+                    credit_note_id,
+                    origin.xero_invoice_id,
+                    min(move.amount_total, origin.amount_total),
+                    fields.Date.to_string(move.invoice_date or move.date),
+                )
+            except XeroError as exc:
+                message = self.env._(
+                    "Credit note %(cn)s is in Xero but could not be allocated to invoice "
+                    "%(inv)s there: %(msg)s. Allocate it in Xero.",
+                    cn=move.name,
+                    inv=origin.name,
+                    msg=exc,
+                )
+                with conn._xero_detached() as dconn:
+                    dconn.env["xero.failure"]._xero_report(
+                        "invoice_export", move.with_env(dconn.env), message, dconn
+                    )
+                continue
+            move.message_post(
+                body=self.env._("Allocated in Xero to invoice %s.", origin.name),
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+
+    def _xero_write_results(self, conn, key, moves, results):
+        """Write the batch's outcome in one short transaction, onto our claim only."""
+        now = fields.Datetime.now()
+        self.env.flush_all()
+        with short_transaction(self.env.registry) as cr:
+            rows = [
+                (move_id, state, xero_id, message, state == "queued", now, key)
+                for move_id, (state, xero_id, message) in results.items()
+            ]
+            execute_values(
+                cr,
+                """
+                UPDATE account_move AS m
+                   SET xero_state = v.state,
+                       xero_invoice_id = COALESCE(v.xero_id, m.xero_invoice_id),
+                       xero_error = v.message,
+                       xero_sent_at = CASE WHEN v.state = 'sent' THEN v.now ELSE m.xero_sent_at END,
+                       xero_outcome_unknown = v.unknown
+                  FROM (VALUES %s) AS v(id, state, xero_id, message, unknown, now, key)
+                 WHERE m.id = v.id AND m.xero_attempt_key = v.key AND m.xero_state = 'sending'
+                """,
+                rows,
+                template="(%s, %s, %s, %s, %s, %s::timestamp, %s)",
+                page_size=1000,
+            )
+            env = self.env(cr=cr, su=True)
+            dmoves = env["account.move"].browse(list(results))
+            sent = dmoves.filtered(lambda m: results[m.id][0] == "sent")
+            failed = dmoves.filtered(lambda m: results[m.id][0] == "failed")
+            failures = env["xero.failure"]
+            failures._xero_resolve("invoice_export", sent)
+            dconn = conn.with_env(env)
+            for move in failed:
+                failures._xero_report("invoice_export", move, results[move.id][2], dconn)
+            bodies = {}
+            for move in sent:
+                url = XERO_WEB_INVOICE_URL % results[move.id][1]
+                bodies[move.id] = self.env._(
+                    'Sent to Xero (%(org)s): <a href="%(url)s" target="_blank">open in Xero</a>',
+                    org=html_escape(conn.tenant_name or ""),
+                    url=html_escape(url),
+                )
+            for move in failed:
+                bodies[move.id] = self.env._(
+                    "Xero refused this invoice: %s", html_escape(results[move.id][2])
+                )
+            if bodies:
+                dmoves.browse(list(bodies))._message_log_batch(
+                    bodies={k: Markup(v) for k, v in bodies.items()}
+                )
+        moves.invalidate_recordset()
