@@ -13,3 +13,5 @@ from . import xero_export
 from . import xero_payment_reconcile
 from . import xero_payment_import
 from . import xero_drift
+from . import xero_api
+from . import xero_mapping_check

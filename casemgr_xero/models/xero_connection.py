@@ -10,10 +10,8 @@ import logging
 import secrets
 import time
 from contextlib import contextmanager
-from datetime import datetime
 
 from casemgr_xero_core import oauth
-from casemgr_xero_core.client import XeroClient
 from casemgr_xero_core.endpoints import XeroEndpoints
 from casemgr_xero_core.errors import ReconnectRequired, XeroError
 
@@ -27,7 +25,6 @@ _logger = logging.getLogger(__name__)
 _DEFAULTS = XeroEndpoints()
 CALLBACK_PATH = "/xero/oauth/callback"
 WEBHOOK_PATH = "/xero/webhook/%s"
-_RECONNECT_SUMMARY = "Reconnect Xero"
 SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
 
 
@@ -232,15 +229,7 @@ class XeroConnection(models.Model):
             }
         )
         if reconnected:
-            self._xero_on_reconnected()
-
-    def _xero_on_reconnected(self):
-        """The connection works again: close its 'auth' failures and reconnect to-dos."""
-        for conn in self.sudo():
-            conn.env["xero.failure"]._xero_resolve("auth", conn, conn)
-            conn.activity_ids.filtered(lambda a: a.summary == _RECONNECT_SUMMARY).action_feedback(
-                feedback=self.env._("Reconnected to Xero.")
-            )
+            self.env["xero.failure"]._xero_auth_restored(self)
 
     def _xero_refresh(self, stale_token=None):
         """Return a valid token, exchanging the refresh token at most once across workers.
@@ -280,42 +269,13 @@ class XeroConnection(models.Model):
                 conn.write({"state": "needs_reconnect", "last_error": exc.message})
                 try:
                     with conn.env.cr.savepoint():
-                        conn._xero_on_needs_reconnect()
+                        conn.env["xero.failure"]._xero_auth_lost(conn)
                 except Exception:  # noqa: BLE001 - never lose the state change above
                     _logger.exception("Xero connection %s: needs-reconnect hook failed", conn.id)
                 conn.env.cr.commit()
                 raise
             conn._xero_save_token(new)
         return new
-
-    def _xero_on_needs_reconnect(self):
-        """Xero refused the stored grant: file an 'auth' failure on the dashboard and give
-        the company's billing administrators a to-do to reconnect (once, not per attempt)."""
-        activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
-        manager_group = self.env.ref("account.group_account_manager")
-        for conn in self:
-            message = self.env._(
-                "Xero connection %(name)s (%(company)s) must be reconnected: %(error)s",
-                name=conn.name,
-                company=conn.company_id.name,
-                error=conn.last_error or self.env._("Xero refused the stored authorisation."),
-            )
-            self.env["xero.failure"]._xero_report("auth", conn, message, conn)
-            if not activity_type:
-                continue
-            users = manager_group.users.filtered(
-                lambda u, c=conn: not u.share and c.company_id in u.company_ids
-            )
-            already = conn.activity_ids.filtered(
-                lambda a: a.activity_type_id == activity_type and a.summary == _RECONNECT_SUMMARY
-            ).user_id
-            for user in users - already:
-                conn.activity_schedule(
-                    act_type_xmlid="mail.mail_activity_data_todo",
-                    summary=_RECONNECT_SUMMARY,
-                    note=message,
-                    user_id=user.id,
-                )
 
     @api.depends("company_id")
     def _compute_xero_failure_count(self):
@@ -336,78 +296,9 @@ class XeroConnection(models.Model):
         action["context"] = {"search_default_open": 1}
         return action
 
-    def _xero_pause_until(self, when):
-        """Share a 'do not call Xero before' time with every worker (429 / exhausted budget)."""
-        self.ensure_one()
-        with self._xero_detached() as conn:
-            if not conn.not_before or conn.not_before < when:
-                conn.not_before = when
-
-    def _xero_paused(self):
-        """Seconds to wait before the next call (0 when calls may go)."""
-        self.ensure_one()
-        self.flush_recordset(["not_before"])
-        # Read committed, not the caller's snapshot: another worker (or this run's own last
-        # call) may have paused the connection since this transaction began.
-        with short_transaction(self.env.registry) as cr:
-            cr.execute("SELECT not_before FROM xero_connection WHERE id = %s", [self.id])
-            row = cr.fetchone()
-        if not row or not row[0]:
-            return 0
-        return max(0.0, (row[0] - datetime.utcnow()).total_seconds())
-
     def _xero_client(self):
         """A pure-layer client bound to this connection's tenant and shared token state."""
-        self.ensure_one()
-        if not self.tenant_id:
-            raise UserError(
-                self.env._(
-                    "Xero connection %(name)s has no organisation yet: connect it first.",
-                    name=self.display_name,
-                )
-            )
-        if self.state == "needs_reconnect":
-            raise UserError(
-                self.env._(
-                    "Xero connection %(name)s needs to be reconnected (Connect to Xero).",
-                    name=self.display_name,
-                )
-            )
-        holder = {}
-        conn_id = self.id
-        env = self.env
-
-        def get_token():
-            if "token" not in holder:
-                env["xero.connection"].flush_model()
-                env.cr.execute(
-                    "SELECT access_token, refresh_token, token_expires_at "
-                    "FROM xero_connection WHERE id = %s",
-                    [conn_id],
-                )
-                holder["token"] = self._xero_token_from_row(env.cr.dictfetchone())
-            return holder["token"]
-
-        def refresh(stale):
-            holder["token"] = self._xero_refresh(stale)
-            return holder["token"]
-
-        def on_rate_info(info):
-            from casemgr_xero_core.pacing import not_before
-
-            now = datetime.utcnow()
-            when = not_before(now, info)
-            if when and when > now:
-                self._xero_pause_until(when)
-
-        return XeroClient(
-            self._xero_endpoints(),
-            self.tenant_id,
-            get_token=get_token,
-            refresh=refresh,
-            on_rate_info=on_rate_info,
-            timeout=(5, self.request_timeout or 60),
-        )
+        return self.env["xero.api"]._xero_client(self)
 
     # ------------------------------------------------------------------
     # OAuth2 authorization-code flow
@@ -471,7 +362,7 @@ class XeroConnection(models.Model):
                     "last_error": False,
                 }
             )
-            self._xero_on_reconnected()
+            self.env["xero.failure"]._xero_auth_restored(self)
             return True
         self.write({"available_tenant_ids": orgs, "state": "choose_tenant"})
         return self.action_xero_choose_tenant()
@@ -502,7 +393,7 @@ class XeroConnection(models.Model):
             ) from exc
         name = org.get("Name") or self.tenant_name
         self.write({"tenant_name": name, "state": "connected", "last_error": False})
-        self._xero_on_reconnected()
+        self.env["xero.failure"]._xero_auth_restored(self)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -517,60 +408,7 @@ class XeroConnection(models.Model):
     def action_xero_check_mappings(self):
         """Compare account codes, tax types and tracking categories with the organisation."""
         self.ensure_one()
-        from casemgr_xero_core.mapping import check_settings
-
-        accounts = {
-            m.account_id.display_name: m.xero_account_code
-            for m in self.env["xero.account.mapping"].search([("connection_id", "=", self.id)])
-        }
-        taxes = {
-            m.tax_id.display_name: m.xero_tax_type
-            for m in self.env["xero.tax.mapping"].search([("connection_id", "=", self.id)])
-        }
-        tracking = {
-            m.plan_id.display_name: m.xero_category
-            for m in self.env["xero.tracking.mapping"].search([("connection_id", "=", self.id)])
-        }
-        client = self._xero_client()
-        try:
-            lists = (
-                client.get_accounts(),
-                client.get_tax_rates(),
-                client.get_tracking_categories(),
-            )
-        except XeroError as exc:
-            raise UserError(
-                self.env._("Xero connection %(name)s: %(msg)s", name=self.display_name, msg=exc)
-            ) from exc
-        problems = check_settings(accounts, taxes, tracking, *lists)
-        unchecked = [
-            label
-            for label, values in zip(
-                (self.env._("accounts"), self.env._("tax rates"), self.env._("tracking")),
-                lists,
-                strict=True,
-            )
-            if values is None
-        ]
-        lines = problems or [
-            self.env._("Every mapped account, tax and tracking category exists in Xero.")
-        ]
-        if unchecked:
-            lines.append(
-                self.env._(
-                    "This Xero organisation did not list its %s: not checked.", ", ".join(unchecked)
-                )
-            )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Xero mappings"),
-                "message": "\n".join(lines),
-                "type": "warning" if problems else "success",
-                "sticky": bool(problems),
-            },
-        }
+        return self.env["xero.mapping.check"]._xero_check_mappings(self)
 
     @api.model
     def _cron_xero_drift(self):

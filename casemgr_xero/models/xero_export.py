@@ -48,7 +48,7 @@ class XeroExport(models.AbstractModel):
     def _xero_export_connection(self, conn, max_batches, cron):
         """Send up to ``max_batches`` batches for ``conn``; True when work remains now."""
         for _i in range(max_batches):
-            wait = conn._xero_paused()
+            wait = self.env["xero.api"]._xero_paused(conn)
             if wait:
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=wait + 1))
                 return False
@@ -61,7 +61,9 @@ class XeroExport(models.AbstractModel):
                 # Never assume nothing reached Xero: the next attempt looks up first.
                 self._xero_release(key, moves, unknown=True)
                 retry = max(exc.retry_after or 60.0, 1.0)
-                conn._xero_pause_until(fields.Datetime.now() + timedelta(seconds=retry))
+                self.env["xero.api"]._xero_pause_until(
+                    conn, fields.Datetime.now() + timedelta(seconds=retry)
+                )
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=retry + 1))
                 return False
             except AuthError as exc:

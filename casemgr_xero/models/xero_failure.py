@@ -10,6 +10,7 @@ _logger = logging.getLogger(__name__)
 RETENTION_PARAM = "casemgr_xero.failure_retention_days"
 DEFAULT_RETENTION_DAYS = 30
 SUMMARY_LENGTH = 240
+RECONNECT_SUMMARY = "Reconnect Xero"
 
 KINDS = [
     ("invoice_export", "Invoice export"),
@@ -293,6 +294,46 @@ class XeroFailure(models.Model):
             "views": [(False, "form")],
             "target": "current",
         }
+
+    # ------------------------------------------------------------------
+    # Auth cards and the reconnect to-dos (the connection calls these)
+    # ------------------------------------------------------------------
+    def _xero_auth_lost(self, connections):
+        """Xero refused the stored grant: file an 'auth' failure on the dashboard and give
+        the company's billing administrators a to-do to reconnect (once, not per attempt)."""
+        activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        manager_group = self.env.ref("account.group_account_manager")
+        for conn in connections:
+            message = self.env._(
+                "Xero connection %(name)s (%(company)s) must be reconnected: %(error)s",
+                name=conn.name,
+                company=conn.company_id.name,
+                error=conn.last_error or self.env._("Xero refused the stored authorisation."),
+            )
+            self.env["xero.failure"]._xero_report("auth", conn, message, conn)
+            if not activity_type:
+                continue
+            users = manager_group.users.filtered(
+                lambda u, c=conn: not u.share and c.company_id in u.company_ids
+            )
+            already = conn.activity_ids.filtered(
+                lambda a: a.activity_type_id == activity_type and a.summary == RECONNECT_SUMMARY
+            ).user_id
+            for user in users - already:
+                conn.activity_schedule(
+                    act_type_xmlid="mail.mail_activity_data_todo",
+                    summary=RECONNECT_SUMMARY,
+                    note=message,
+                    user_id=user.id,
+                )
+
+    def _xero_auth_restored(self, connections):
+        """The connection works again: close its 'auth' failures and reconnect to-dos."""
+        for conn in connections.sudo():
+            conn.env["xero.failure"]._xero_resolve("auth", conn, conn)
+            conn.activity_ids.filtered(lambda a: a.summary == RECONNECT_SUMMARY).action_feedback(
+                feedback=self.env._("Reconnected to Xero.")
+            )
 
     # ------------------------------------------------------------------
     # Cron

@@ -42,7 +42,9 @@ class XeroPaymentImport(models.AbstractModel):
                 more |= self._xero_process_connection(conn, force_poll=force_poll)
             except RateLimited as exc:
                 retry = max(exc.retry_after or 60.0, 1.0)
-                conn._xero_pause_until(fields.Datetime.now() + timedelta(seconds=retry))
+                self.env["xero.api"]._xero_pause_until(
+                    conn, fields.Datetime.now() + timedelta(seconds=retry)
+                )
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=retry + 1))
             except AuthError as exc:
                 with conn._xero_detached() as dconn:
@@ -56,7 +58,7 @@ class XeroPaymentImport(models.AbstractModel):
 
     def _xero_process_connection(self, conn, force_poll=False, limit=MAX_INVOICES_PER_RUN):
         """Reconcile what the events, the poll and open failures point at. True if work remains."""
-        wait = conn._xero_paused()
+        wait = self.env["xero.api"]._xero_paused(conn)
         if wait:
             self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger(
                 at=fields.Datetime.now() + timedelta(seconds=wait + 1)

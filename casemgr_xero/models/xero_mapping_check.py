@@ -1,0 +1,69 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Check mappings: compare what is mapped with what the Xero organisation lists."""
+
+from casemgr_xero_core.errors import XeroError
+from casemgr_xero_core.mapping import check_settings
+
+from odoo import models
+from odoo.exceptions import UserError
+
+
+class XeroMappingCheck(models.AbstractModel):
+    _name = "xero.mapping.check"
+    _description = "Xero mapping check service"
+
+    def _xero_check_mappings(self, conn):
+        """Compare account codes, tax types and tracking categories with the organisation."""
+        conn.ensure_one()
+        accounts = {
+            m.account_id.display_name: m.xero_account_code
+            for m in self.env["xero.account.mapping"].search([("connection_id", "=", conn.id)])
+        }
+        taxes = {
+            m.tax_id.display_name: m.xero_tax_type
+            for m in self.env["xero.tax.mapping"].search([("connection_id", "=", conn.id)])
+        }
+        tracking = {
+            m.plan_id.display_name: m.xero_category
+            for m in self.env["xero.tracking.mapping"].search([("connection_id", "=", conn.id)])
+        }
+        client = conn._xero_client()
+        try:
+            lists = (
+                client.get_accounts(),
+                client.get_tax_rates(),
+                client.get_tracking_categories(),
+            )
+        except XeroError as exc:
+            raise UserError(
+                self.env._("Xero connection %(name)s: %(msg)s", name=conn.display_name, msg=exc)
+            ) from exc
+        problems = check_settings(accounts, taxes, tracking, *lists)
+        unchecked = [
+            label
+            for label, values in zip(
+                (self.env._("accounts"), self.env._("tax rates"), self.env._("tracking")),
+                lists,
+                strict=True,
+            )
+            if values is None
+        ]
+        lines = problems or [
+            self.env._("Every mapped account, tax and tracking category exists in Xero.")
+        ]
+        if unchecked:
+            lines.append(
+                self.env._(
+                    "This Xero organisation did not list its %s: not checked.", ", ".join(unchecked)
+                )
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Xero mappings"),
+                "message": "\n".join(lines),
+                "type": "warning" if problems else "success",
+                "sticky": bool(problems),
+            },
+        }
