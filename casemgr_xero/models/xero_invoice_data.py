@@ -12,7 +12,10 @@ class XeroInvoiceData(models.AbstractModel):
     _description = "Xero invoice data (ORM to plain data)"
 
     def _xero_invoice_data(self, conn, moves):
-        """{move id: mapping.InvoiceData} for ``moves`` (read in bulk)."""
+        """{move id: mapping.InvoiceData} for ``moves`` (read in bulk, in their company: account
+        codes are company-dependent, and a cron runs in the main company)."""
+        self = self.with_company(conn.company_id)  # noqa: PLW0642
+        moves = moves.with_company(conn.company_id)
         account_codes = {
             m.account_id.id: m.xero_account_code
             for m in self.env["xero.account.mapping"].search([("connection_id", "=", conn.id)])
