@@ -1,15 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""One Xero organisation per company: credentials, tokens, pacing state.
+"""One Xero organisation per company: the connection, its tokens, OAuth and tenant choice.
 
-Every write that happens while Xero calls are in flight (token rotation, pacing) goes through
-its own short transaction on a row lock (``_xero_detached``), so that several cron workers share
-one token and one rate budget without serialisation failures in the calling transaction.
+Token rotation commits on its own (``_xero_detached``): several workers share one token pair,
+and a refresh token is spent the moment Xero answers, whatever the caller's transaction does.
 """
 
 import logging
 import secrets
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 from casemgr_xero_core import oauth
 from casemgr_xero_core.endpoints import XeroEndpoints
@@ -207,13 +207,15 @@ class XeroConnection(models.Model):
     def _xero_detached(self):
         """Yield this connection, row-locked, in a transaction of its own that commits on exit.
 
-        Tokens and pacing are shared by every worker: they are read and written here so that
-        the caller's (long, REPEATABLE READ) transaction never holds or fights over the row.
+        Tokens and pacing are shared by every worker and must survive the caller's rollback:
+        they are read and written here, never in the caller's transaction. NO KEY UPDATE: the
+        caller may hold a key-share lock on the row (a foreign key to it from a row it just
+        inserted) while it waits for this token; FOR UPDATE would then wait for it forever.
         """
         self.ensure_one()
         self.env.flush_all()
         with short_transaction(self.env.registry) as cr:
-            cr.execute("SELECT id FROM xero_connection WHERE id = %s FOR UPDATE", [self.id])
+            cr.execute("SELECT id FROM xero_connection WHERE id = %s FOR NO KEY UPDATE", [self.id])
             yield self.with_env(self.env(cr=cr, su=True))
 
     def _xero_save_token(self, token):
@@ -432,9 +434,23 @@ class XeroConnection(models.Model):
         return True
 
     def action_xero_sync_payments(self):
-        """Run the payments cron now, polling Xero whatever the interval says."""
-        self.env["xero.webhook.event"]._cron_xero_payments(force_poll=True)
-        return True
+        """Have the payments cron run now and poll Xero whatever the interval says."""
+        now = fields.Datetime.now()
+        for conn in self.sudo():
+            due = now - timedelta(minutes=max(conn.payment_poll_interval or 0, 0))
+            if conn.last_payment_poll and conn.last_payment_poll > due:
+                conn.last_payment_poll = due
+        self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Xero payments"),
+                "message": self.env._("The payments import runs in the background now."),
+                "type": "info",
+                "sticky": False,
+            },
+        }
 
     def action_xero_disconnect(self):
         for conn in self.sudo():

@@ -8,7 +8,7 @@ from casemgr_xero_core.batching import chunks
 
 from odoo import fields, models
 
-from ..tools import short_transaction
+from ..tools import commit_batch
 
 BATCH_SIZE = 50
 CONTACT_SYNC = timedelta(minutes=10)
@@ -68,13 +68,15 @@ class XeroContact(models.Model):
         }
         missing = partners.filtered(lambda p: p.id not in bindings and p.name)
         if missing:
-            # One worker at a time looks up / creates a connection's contacts, and commits the
-            # bindings before the next one looks: two workers never create the same contact.
-            with short_transaction(self.env.registry) as lock_cr:
-                lock_cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CONTACT_LOCK, conn.id])
-                self._xero_create_contacts(
-                    conn, client, missing, bindings, self.env(cr=lock_cr, su=True)
-                )
+            # Policy exception (xero_export.py, point 4): the contact lock is held across calls
+            # to Xero. Two workers must never create the same contact, so one at a time reads
+            # the organisation's contacts, creates the missing ones and commits the bindings
+            # before the next one looks. It covers those few calls, never the invoices' PUT.
+            self.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CONTACT_LOCK, conn.id])
+            # READ COMMITTED (commit_batch): from here on we see what the last holder committed.
+            self.env.invalidate_all()
+            self._xero_create_contacts(conn, client, missing, bindings, self.env(su=True))
+            commit_batch(self.env)  # the bindings, and the lock released
         errors = {}
         for move in moves:
             partner = move.partner_id.commercial_partner_id
@@ -92,8 +94,8 @@ class XeroContact(models.Model):
 
     def _xero_create_contacts(self, conn, client, missing, bindings, lock_env):
         """Bind ``missing`` partners: match the organisation's contacts we know (refreshed at
-        most every CONTACT_SYNC), else create them in batches. Runs under the contact lock in
-        ``lock_env``'s short transaction, which commits the new bindings."""
+        most every CONTACT_SYNC), else create them in batches. Runs under the contact lock; the
+        caller commits the new bindings."""
         Contact = lock_env["xero.contact"]
         for b in Contact.search(
             [("connection_id", "=", conn.id), ("partner_id", "in", missing.ids)]
@@ -104,19 +106,25 @@ class XeroContact(models.Model):
             return
         lconn = conn.with_env(lock_env)
         now = fields.Datetime.now()
+        synced_at = None
         if not lconn.contacts_synced_at or lconn.contacts_synced_at < now - CONTACT_SYNC:
-            self._xero_sync_contact_directory(lconn, client)
+            synced_at = self._xero_sync_contact_directory(lconn, client)
         to_create = self._xero_match_contacts(lconn, missing, bindings)
         if to_create:
             failed = self._xero_post_contacts(lconn, client, to_create, bindings)
             if failed:
                 # Xero refuses a second contact of the same name: someone may have made it
                 # since our last read. Read again, match again; the rest stay unresolved.
-                self._xero_sync_contact_directory(lconn, client)
+                synced_at = self._xero_sync_contact_directory(lconn, client) or synced_at
                 self._xero_match_contacts(lconn, failed, bindings)
+        if synced_at:
+            # Written after the last call to Xero: a token refresh locks the connection row.
+            lconn.contacts_synced_at = synced_at
 
     def _xero_sync_contact_directory(self, conn, client):
-        """Upsert the contacts Xero changed since the last read (all of them the first time)."""
+        """Upsert the contacts Xero changed since the last read (all of them the first time).
+
+        Returns when this read started (the caller stores it as ``contacts_synced_at``)."""
         started = fields.Datetime.now()
         since = conn.contacts_synced_at
         contacts = client.list_contacts(if_modified_since=since)
@@ -148,7 +156,7 @@ class XeroContact(models.Model):
                 known[contact["ContactID"]] = True
         if new_vals:
             Contact.create(new_vals)
-        conn.contacts_synced_at = started
+        return started
 
     def _xero_match_contacts(self, conn, partners, bindings):
         """Bind each partner to the one unbound Xero contact with its reference, else e-mail,

@@ -8,8 +8,8 @@ Per connection, the payments cron:
    invoices whose payments changed since the last poll;
 3. adds the invoices that still have an open ``payment_import`` failure (retry once the cause
    is fixed);
-4. reconciles each invoice once (``xero.payment.reconcile``) in a transaction of its own that
-   also row-locks (SKIP LOCKED) and closes the events about it.
+4. reconciles each invoice once (``xero.payment.reconcile``) and closes the events about it,
+   one commit per invoice (the transaction policy is in ``xero_export.py``).
 """
 
 import logging
@@ -19,6 +19,8 @@ from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 from casemgr_xero_core.payments import invoices_to_look_at
 
 from odoo import api, fields, models
+
+from ..tools import commit_batch
 
 _logger = logging.getLogger(__name__)
 
@@ -32,14 +34,21 @@ class XeroPaymentImport(models.AbstractModel):
 
     @api.model
     def _cron_xero_payments(self, force_poll=False):
+        """Mirror Xero's payments, connection by connection (each in its company)."""
         cron = self.env.ref("casemgr_xero.ir_cron_xero_payments")
+        commit_batch(self.env)  # whatever ran before us is committed; a fresh snapshot
         connections = self.env["xero.connection"].search(
             [("payments_enabled", "=", True), ("state", "=", "connected")]
         )
-        more = False
+        done, more = 0, False
         for conn in connections:
+            service = self.with_company(conn.company_id)
             try:
-                more |= self._xero_process_connection(conn, force_poll=force_poll)
+                n, left = service._xero_process_connection(
+                    conn.with_company(conn.company_id), force_poll=force_poll
+                )
+                done += n
+                more |= left
             except RateLimited as exc:
                 retry = max(exc.retry_after or 60.0, 1.0)
                 self.env["xero.api"]._xero_pause_until(
@@ -47,26 +56,41 @@ class XeroPaymentImport(models.AbstractModel):
                 )
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=retry + 1))
             except AuthError as exc:
-                with conn._xero_detached() as dconn:
-                    dconn.env["xero.failure"]._xero_report("auth", dconn, str(exc), dconn)
+                self.env["xero.failure"].sudo()._xero_report("auth", conn, str(exc), conn)
+                commit_batch(self.env)
             except XeroError as exc:
                 _logger.warning("Xero payments for connection %s deferred: %s", conn.id, exc)
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=60))
+        self.env["ir.cron"]._notify_progress(
+            done=done, remaining=self._xero_pending() if more else 0
+        )
         if more:
             cron._trigger()
         return True
 
+    def _xero_pending(self):
+        self.env.cr.execute(
+            """
+            SELECT count(DISTINCT resource_id) FROM xero_webhook_event
+             WHERE state IN ('new', 'failed') AND event_category IN %s
+            """,
+            [HANDLED_CATEGORIES],
+        )
+        return self.env.cr.fetchone()[0]
+
     def _xero_process_connection(self, conn, force_poll=False, limit=MAX_INVOICES_PER_RUN):
-        """Reconcile what the events, the poll and open failures point at. True if work remains."""
+        """Reconcile what the events, the poll and open failures point at.
+
+        Returns (invoices reconciled, True if work remains)."""
         wait = self.env["xero.api"]._xero_paused(conn)
         if wait:
             self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger(
                 at=fields.Datetime.now() + timedelta(seconds=wait + 1)
             )
-            return False
+            return 0, False
         self._xero_ignore_unhandled(conn)
+        commit_batch(self.env)
         client = conn._xero_client()
-        self.env.flush_all()
         cr = self.env.cr
         cr.execute(
             """
@@ -110,27 +134,25 @@ class XeroPaymentImport(models.AbstractModel):
         for xero_invoice_id in wanted:
             self._xero_process_invoice(conn, client, xero_invoice_id)
         if poll_started:
-            with conn._xero_detached() as dconn:
-                dconn.last_payment_poll = poll_started
-        self.env.invalidate_all()
-        return more
+            # After the last call to Xero: a token refresh locks the connection row.
+            conn.sudo().last_payment_poll = poll_started
+            commit_batch(self.env)
+        return len(wanted), more
 
     def _xero_ignore_unhandled(self, conn):
-        self.env.flush_all()
-        with self.env.registry.cursor() as cr:
-            cr.execute(
-                """
-                UPDATE xero_webhook_event
-                   SET state = 'ignored', message = %s, processed_at = now() at time zone 'UTC',
-                       write_date = now() at time zone 'UTC'
-                 WHERE connection_id = %s AND state = 'new' AND event_category NOT IN %s
-                """,
-                [
-                    self.env._("Only invoice events can carry payment changes."),
-                    conn.id,
-                    HANDLED_CATEGORIES,
-                ],
-            )
+        self.env.cr.execute(
+            """
+            UPDATE xero_webhook_event
+               SET state = 'ignored', message = %s, processed_at = now() at time zone 'UTC',
+                   write_date = now() at time zone 'UTC'
+             WHERE connection_id = %s AND state = 'new' AND event_category NOT IN %s
+            """,
+            [
+                self.env._("Only invoice events can carry payment changes."),
+                conn.id,
+                HANDLED_CATEGORIES,
+            ],
+        )
 
     def _xero_poll_invoice_ids(self, conn, client):
         """InvoiceIDs, among those exported through ``conn``, whose payments changed since the
@@ -161,35 +183,36 @@ class XeroPaymentImport(models.AbstractModel):
         return [i for i in candidates if i in ours]
 
     def _xero_process_invoice(self, conn, client, xero_invoice_id):
-        """One short transaction: lock this invoice's pending events, reconcile, close them."""
-        self.env.flush_all()
-        with self.env.registry.cursor() as cr:
+        """One transaction: reconcile this invoice, close the events about it, commit.
+
+        The events are picked before Xero is read (a later one waits for the next run) and
+        closed after it: no row is locked while Xero is called."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT id FROM xero_webhook_event
+             WHERE connection_id = %s AND resource_id = %s AND state IN ('new', 'failed')
+               AND event_category IN %s
+            """,
+            [conn.id, xero_invoice_id, HANDLED_CATEGORIES],
+        )
+        event_ids = [r[0] for r in cr.fetchall()]
+        env = self.env(su=True)
+        results = env["xero.payment.reconcile"]._xero_sync_invoice_payments(
+            conn.with_env(env), [xero_invoice_id], client=client
+        )
+        state, message = results.get(xero_invoice_id, ("done", False))
+        if event_ids:
+            env.flush_all()
             cr.execute(
                 """
-                SELECT id FROM xero_webhook_event
-                 WHERE connection_id = %s AND resource_id = %s AND state IN ('new', 'failed')
-                   AND event_category IN %s
-                 ORDER BY id
-                   FOR UPDATE SKIP LOCKED
+                UPDATE xero_webhook_event
+                   SET state = %s, message = %s, attempts = attempts + 1,
+                       processed_at = now() at time zone 'UTC',
+                       write_date = now() at time zone 'UTC'
+                 WHERE id IN %s AND state IN ('new', 'failed')
                 """,
-                [conn.id, xero_invoice_id, HANDLED_CATEGORIES],
+                [state, message or None, tuple(event_ids)],
             )
-            event_ids = [r[0] for r in cr.fetchall()]
-            env = self.env(cr=cr, su=True)
-            dconn = conn.with_env(env)
-            results = env["xero.payment.reconcile"]._xero_sync_invoice_payments(
-                dconn, [xero_invoice_id], client=client
-            )
-            state, message = results.get(xero_invoice_id, ("done", False))
-            if event_ids:
-                cr.execute(
-                    """
-                    UPDATE xero_webhook_event
-                       SET state = %s, message = %s, attempts = attempts + 1,
-                           processed_at = now() at time zone 'UTC',
-                           write_date = now() at time zone 'UTC'
-                     WHERE id IN %s
-                    """,
-                    [state, message or None, tuple(event_ids)],
-                )
+        commit_batch(self.env)
         return state
