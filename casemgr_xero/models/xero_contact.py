@@ -5,12 +5,12 @@ from datetime import timedelta
 
 from casemgr_xero_core import mapping
 from casemgr_xero_core.batching import chunks
+from casemgr_xero_core.contacts import Who, match_contacts
 
 from odoo import fields, models
 
 from ..tools import commit_batch
 
-BATCH_SIZE = 50
 CONTACT_SYNC = timedelta(minutes=10)
 CONTACT_LOCK = 0x5845524F  # pg_advisory_xact_lock(CONTACT_LOCK, connection id): "XERO"
 
@@ -160,43 +160,25 @@ class XeroContact(models.Model):
 
     def _xero_match_contacts(self, conn, partners, bindings):
         """Bind each partner to the one unbound Xero contact with its reference, else e-mail,
-        else name (never a guess between two); return the partners left to create."""
-        Contact = conn.env["xero.contact"]
-        free = Contact.search([("connection_id", "=", conn.id), ("partner_id", "=", False)])
-
-        def index(fname):
-            out = {}
-            for contact in free:
-                value = (contact[fname] or "").strip().lower()
-                if value:
-                    out.setdefault(value, []).append(contact)
-            return out
-
-        tables = (index("contact_number"), index("email"), index("name"))
-        taken = set()
-        to_create = self.env["res.partner"]
-        for partner in partners:
-            candidates = []
-            for table, value in zip(
-                tables, (partner.ref, partner.email, partner.name), strict=True
-            ):
-                value = (value or "").strip().lower()
-                candidates = [c for c in table.get(value, []) if c.id not in taken]
-                if value and candidates:
-                    break
-            if len(candidates) == 1:
-                taken.add(candidates[0].id)
-                candidates[0].partner_id = partner.id
-                bindings[partner.id] = candidates[0].xero_contact_id
-            else:
-                to_create |= partner
-        return to_create
+        else name (``contacts.match_contacts``); return the partners left to create."""
+        free = conn.env["xero.contact"].search(
+            [("connection_id", "=", conn.id), ("partner_id", "=", False)]
+        )
+        matched = match_contacts(
+            [Who(p.id, p.ref, p.email, p.name) for p in partners],
+            [Who(c.id, c.contact_number, c.email, c.name) for c in free],
+        )
+        for contact in free.filtered(lambda c: c.id in matched.values()):
+            partner_id = next(p for p, c in matched.items() if c == contact.id)
+            contact.partner_id = partner_id
+            bindings[partner_id] = contact.xero_contact_id
+        return partners.filtered(lambda p: p.id not in matched)
 
     def _xero_post_contacts(self, conn, client, partners, bindings):
         """Create ``partners`` in Xero in batches of 50; return those Xero refused."""
         Contact = conn.env["xero.contact"]
         failed = self.env["res.partner"]
-        for chunk in chunks(list(partners), BATCH_SIZE):
+        for chunk in chunks(list(partners)):  # as many as Xero takes per request
             payloads = [
                 mapping.contact_payload(
                     mapping.ContactData(

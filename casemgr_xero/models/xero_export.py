@@ -169,11 +169,12 @@ class XeroExport(models.AbstractModel):
         re-raised: the caller puts the rest back in the queue flagged 'outcome unknown'.
         """
         client = conn._xero_client()
-        data, problems = self.env["xero.invoice.data"]._xero_invoice_data(conn, moves)
+        InvoiceData = self.env["xero.invoice.data"]
+        data = InvoiceData._xero_invoice_data(conn, moves)
         results = {}  # move id -> (state, Xero id, message)
         valid = self.env["account.move"].browse()
         for move in moves:
-            errors = problems.get(move.id, []) + mapping.validate_invoice(data[move.id])
+            errors = InvoiceData._xero_problems(data[move.id])
             if errors:
                 results[move.id] = ("failed", None, "\n".join(errors))
             else:
@@ -208,18 +209,14 @@ class XeroExport(models.AbstractModel):
                         or any(m.xero_outcome_unknown for m in group),
                     )
                     for move, item in zip(group, items, strict=True):
-                        if item.ok:
-                            results[move.id] = ("sent", item.xero_id, None)
-                        elif item.retryable:
-                            results[move.id] = ("queued", None, None)
-                        else:
-                            # A total mismatch keeps Xero's ID: the document exists there.
-                            results[move.id] = (
-                                "failed",
-                                item.xero_id,
-                                "\n".join(item.messages)
-                                or self.env._("Xero refused this document."),
+                        state = item.outcome  # the core classifies Xero's answer
+                        message = None
+                        if state == "failed":
+                            message = "\n".join(item.messages) or self.env._(
+                                "Xero refused this document."
                             )
+                        xero_id = item.xero_id if state != "queued" else None
+                        results[move.id] = (state, xero_id, message)
         finally:
             if results:
                 self._xero_write_results(conn, key, moves, results)

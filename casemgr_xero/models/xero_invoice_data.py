@@ -2,6 +2,7 @@
 """Invoices as plain data for the pure layer (the API export, the CSV export, the benches)."""
 
 from casemgr_xero_core import mapping
+from casemgr_xero_core.validation import MESSAGES, invoice_problems
 
 from odoo import models
 from odoo.tools import float_is_zero
@@ -36,11 +37,10 @@ class XeroInvoiceData(models.AbstractModel):
             for aid in str(key).split(",")
         }
         analytic = {a.id: a for a in self.env["account.analytic.account"].browse(analytic_ids)}
-        result, errors = {}, {}
+        result = {}
         for move in moves:
             partner = move.partner_id.commercial_partner_id
             lines = []
-            problems = []
             taxes_seen = move.invoice_line_ids.tax_ids
             included = {t.price_include for t in taxes_seen}
             if not taxes_seen:
@@ -49,14 +49,6 @@ class XeroInvoiceData(models.AbstractModel):
                 amount_types = "Inclusive"
             else:
                 amount_types = "Exclusive"
-                if True in included:
-                    problems.append(
-                        self.env._(
-                            "Invoice %s mixes tax-included and tax-excluded prices (field Taxes): "
-                            "Xero needs one or the other on an invoice.",
-                            move.name,
-                        )
-                    )
             for line in move.invoice_line_ids.sorted("sequence"):
                 if line.display_type in ("line_section", "line_note"):
                     lines.append(
@@ -72,31 +64,9 @@ class XeroInvoiceData(models.AbstractModel):
                 if line.display_type != "product":
                     continue
                 tax_type = None
-                label = self.env._(
-                    "Invoice %(inv)s, line %(n)s (%(desc)s)",
-                    inv=move.name,
-                    n=len(lines) + 1,
-                    desc=(line.name or "")[:40],
-                )
-                if len(line.tax_ids) > 1:
-                    problems.append(
-                        self.env._(
-                            "%s: Xero takes one tax rate per line; use a single (group) tax.", label
-                        )
-                    )
-                elif line.tax_ids:
-                    tax_type = tax_types.get(line.tax_ids.id)
-                    if not tax_type:
-                        tax_type = "UNMAPPED"  # reported below; the invoice is not sent
-                        problems.append(
-                            self.env._(
-                                "%(label)s: tax %(tax)s has no Xero tax type (field Taxes; map it "
-                                "under Invoicing > Configuration > Xero > Tax types).",
-                                label=label,
-                                tax=line.tax_ids.name,
-                            )
-                        )
-                elif amount_types != "NoTax":
+                if len(line.tax_ids) == 1:
+                    tax_type = tax_types.get(line.tax_ids.id)  # None: reported as unmapped
+                elif not line.tax_ids and amount_types != "NoTax":
                     tax_type = "NONE"
                 tracking = []
                 for key in line.analytic_distribution or {}:
@@ -105,14 +75,6 @@ class XeroInvoiceData(models.AbstractModel):
                         category = account and tracking_by_plan.get(account.root_plan_id.id)
                         if category and (category, account.name) not in tracking:
                             tracking.append((category, account.name))
-                if len(tracking) > 2:
-                    problems.append(
-                        self.env._(
-                            "%s: Xero takes two tracking categories per line at most "
-                            "(field Analytic).",
-                            label,
-                        )
-                    )
                 line_amount = (
                     line.price_total if amount_types == "Inclusive" else line.price_subtotal
                 )
@@ -127,6 +89,8 @@ class XeroInvoiceData(models.AbstractModel):
                         tax_type=tax_type,
                         tax_amount=line.price_total - line.price_subtotal,
                         tracking=tracking,
+                        tax_count=len(line.tax_ids),
+                        tax_label=line.tax_ids[:1].name or None,
                     )
                 )
             rate = None
@@ -152,14 +116,68 @@ class XeroInvoiceData(models.AbstractModel):
                 ),
                 status=conn.invoice_status,
                 total=move.amount_total,
+                mixed_tax_inclusion=len(included) > 1,
             )
-            if move.currency_id.is_zero(move.amount_total):
-                problems.append(
-                    self.env._(
-                        "Invoice %s: the total is zero (field Total); it is not sent to Xero.",
-                        move.name,
-                    )
-                )
-            if problems:
-                errors[move.id] = problems
-        return result, errors
+        return result
+
+    # ------------------------------------------------------------------
+    # The core's problems, in the user's language
+    # ------------------------------------------------------------------
+    def _xero_problems(self, inv):
+        """Why ``inv`` (InvoiceData) cannot be sent, one translated line per problem."""
+        return [self._xero_problem_text(p) for p in invoice_problems(inv)]
+
+    def _xero_problem_text(self, problem):
+        _ = self.env._
+        texts = {
+            "number_missing": _("the invoice number is missing."),
+            "number_too_long": _("the invoice number is longer than %(max)s characters."),
+            "contact_no_name": _("the customer (contact) has no name (field Customer)."),
+            "contact_name_too_long": _("the customer name is longer than %(max)s characters."),
+            "date_missing": _("the invoice date is missing (field Invoice Date)."),
+            "due_date_missing": _("the due date is missing (field Due Date)."),
+            "currency_invalid": _("currency code %(currency)r is not a 3-letter ISO code."),
+            "currency_rate_invalid": _("the currency rate must be greater than zero."),
+            "amount_types_invalid": _("line amount type %(value)r must be one of %(allowed)s."),
+            "mixed_tax_inclusion": _(
+                "it mixes tax-included and tax-excluded prices (field Taxes): Xero needs one "
+                "or the other on an invoice."
+            ),
+            "status_invalid": _("status %(status)r cannot be sent to Xero."),
+            "no_lines": _("the invoice has no invoice lines."),
+            "total_zero": _("the total is zero (field Total); it is not sent to Xero."),
+            "description_too_long": _("the description is longer than %(max)s characters."),
+            "note_empty": _("a note/section line needs a text."),
+            "description_empty": _("the description is empty (field Label)."),
+            "account_code_missing": _("no Xero account code (set it on the income account)."),
+            "several_taxes": _("Xero takes one tax rate per line; use a single (group) tax."),
+            "tax_unmapped": _(
+                "tax %(tax)s has no Xero tax type (field Taxes; map it under Invoicing > "
+                "Configuration > Xero > Tax types)."
+            ),
+            "tax_type_missing": _("no Xero tax type (map the tax to a Xero tax rate)."),
+            "not_a_number": _("the %(what)s %(value)r is not a number."),
+            "too_many_decimals": _("the %(what)s %(value)s has more than %(places)s decimals."),
+            "discount_out_of_range": _("the discount %(rate)s%% must be between 0 and 100."),
+            "too_many_tracking": _(
+                "Xero takes %(max)s tracking categories per line at most (field Analytic)."
+            ),
+            "amount_mismatch": _(
+                "the line amount %(amount)s does not match quantity × unit price (%(expected)s)."
+            ),
+            "amount_mismatch_discount": _(
+                "the line amount %(amount)s does not match quantity × unit price less "
+                "%(rate)s%% discount (%(expected)s)."
+            ),
+        }
+        text = texts.get(problem.code) or MESSAGES[problem.code]
+        if problem.line is None:
+            where = _("Invoice %(inv)s", inv=problem.invoice or _("(no number)"))
+        else:
+            where = _(
+                "Invoice %(inv)s, line %(n)s (%(desc)s)",
+                inv=problem.invoice or _("(no number)"),
+                n=problem.line,
+                desc=problem.description,
+            )
+        return "%s: %s" % (where, text % problem.params)  # noqa: UP031

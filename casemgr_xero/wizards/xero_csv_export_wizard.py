@@ -10,7 +10,7 @@ as one download (a zip when there is more than one file). Exported invoices are 
 import io
 import zipfile
 
-from casemgr_xero_core import csv_template, mapping
+from casemgr_xero_core import csv_template
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -74,11 +74,11 @@ class XeroCsvExportWizard(models.TransientModel):
             )
         return conn
 
-    def _xero_check(self, moves, data, problems):
+    def _xero_check(self, moves, data):
         """Refuse the export when any invoice would be rejected, naming invoice and field."""
         errors = []
         for move in moves:
-            errors += problems.get(move.id, []) + mapping.validate_invoice(data[move.id])
+            errors += self.env["xero.invoice.data"]._xero_problems(data[move.id])
         if errors:
             shown = errors[:MAX_PROBLEMS_SHOWN]
             if len(errors) > len(shown):
@@ -137,8 +137,8 @@ class XeroCsvExportWizard(models.TransientModel):
             raise UserError(
                 self.env._("Export to Xero CSV: these invoices were queued for the API meanwhile.")
             )
-        data, problems = self.env["xero.invoice.data"]._xero_invoice_data(conn, moves)
-        self._xero_check(moves, data, problems)
+        data = self.env["xero.invoice.data"]._xero_invoice_data(conn, moves)
+        self._xero_check(moves, data)
         files = self._xero_files([data[m.id] for m in moves])
         if len(files) == 1:
             name, content = files[0]
