@@ -5,6 +5,7 @@ every worker shares, and the pacing ("no call before") every worker shares too."
 from datetime import datetime
 
 from casemgr_xero_core.client import XeroClient
+from casemgr_xero_core.errors import XeroError
 from casemgr_xero_core.pacing import not_before
 
 from odoo import models
@@ -87,3 +88,29 @@ class XeroApi(models.AbstractModel):
             on_rate_info=on_rate_info,
             timeout=(5, conn.request_timeout or 60),
         )
+
+    def _xero_test_connection(self, conn):
+        """Ask Xero for the organisation; a notification, or UserError with Xero's answer."""
+        conn.ensure_one()
+        try:
+            org = conn._xero_client().get_organisation()
+        except XeroError as exc:
+            conn.last_error = str(exc)
+            raise UserError(
+                self.env._(
+                    "Xero connection %(name)s failed: %(msg)s", name=conn.display_name, msg=exc
+                )
+            ) from exc
+        name = org.get("Name") or conn.tenant_name
+        conn.write({"tenant_name": name, "state": "connected", "last_error": False})
+        self.env["xero.failure"]._xero_auth_restored(conn)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Connected to Xero"),
+                "message": self.env._("Organisation: %s", name),
+                "type": "success",
+                "sticky": False,
+            },
+        }

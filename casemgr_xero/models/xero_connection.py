@@ -9,7 +9,6 @@ import logging
 import secrets
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 
 from casemgr_xero_core import oauth
 from casemgr_xero_core.endpoints import XeroEndpoints
@@ -24,7 +23,6 @@ _logger = logging.getLogger(__name__)
 
 _DEFAULTS = XeroEndpoints()
 CALLBACK_PATH = "/xero/oauth/callback"
-WEBHOOK_PATH = "/xero/webhook/%s"
 SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
 
 
@@ -106,23 +104,7 @@ class XeroConnection(models.Model):
     contacts_synced_at = fields.Datetime(
         copy=False, readonly=True, help="Last read of the organisation's contacts."
     )
-    # Payments
-    payments_enabled = fields.Boolean(
-        string="Import payments", help="Mirror payments made in Xero as Odoo payments."
-    )
-    webhook_key = fields.Char(groups="base.group_system", copy=False)
-    webhook_url = fields.Char(compute="_compute_webhook_url")
-    payment_poll_interval = fields.Integer(
-        string="Poll interval (minutes)",
-        default=10,
-        help="How often the payments cron also asks Xero for payments changed since the last "
-        "poll (catches anything a webhook missed). 0 = at every run.",
-    )
-    last_payment_poll = fields.Datetime(copy=False, readonly=True)
-    payment_journal_ids = fields.One2many(
-        "xero.payment.journal", "connection_id", string="Payment journals"
-    )
-    redirect_uri = fields.Char(string="Redirect URI", compute="_compute_webhook_url")
+    redirect_uri = fields.Char(string="Redirect URI", compute="_compute_redirect_uri")
     # Pacing shared by every worker (see _xero_pause_until)
     not_before = fields.Datetime(
         copy=False, readonly=True, help="No Xero call is made before this time (rate limits)."
@@ -149,11 +131,9 @@ class XeroConnection(models.Model):
     # Computes / constraints
     # ------------------------------------------------------------------
     @api.depends("company_id")
-    def _compute_webhook_url(self):
+    def _compute_redirect_uri(self):
         for conn in self:
-            base = conn.get_base_url()
-            conn.webhook_url = base + WEBHOOK_PATH % (conn.id or "<id>")
-            conn.redirect_uri = base + CALLBACK_PATH
+            conn.redirect_uri = conn.get_base_url() + CALLBACK_PATH
 
     @api.constrains("api_url", "token_url", "connections_url", "authorize_url")
     def _check_urls(self):
@@ -241,32 +221,22 @@ class XeroConnection(models.Model):
         anyone else can use the old refresh token again.
         """
         self.ensure_one()
-        stale_access = (stale_token or {}).get("access_token")
         with self._xero_detached() as conn:
             conn.invalidate_recordset()
             current = self._xero_token_from_row(
                 {f: conn[f] for f in ("access_token", "refresh_token", "token_expires_at")}
             )
-            if (
-                current["access_token"]
-                and current["access_token"] != stale_access
-                and not oauth.token_expired(current)
-            ):
+            if oauth.still_valid(current, stale_token):
                 return current
             client_id, client_secret = conn._xero_credentials()
             try:
-                if conn.auth_type == "custom":
-                    new = oauth.client_credentials_token(
-                        conn._xero_endpoints(), client_id, client_secret
-                    )
-                else:
-                    if not current["refresh_token"]:
-                        raise ReconnectRequired(
-                            message="No refresh token: connect to Xero again.", status=None
-                        )
-                    new = oauth.refresh_token(
-                        conn._xero_endpoints(), client_id, client_secret, current["refresh_token"]
-                    )
+                new = oauth.renew(
+                    conn._xero_endpoints(),
+                    client_id,
+                    client_secret,
+                    current,
+                    custom=conn.auth_type == "custom",
+                )
             except ReconnectRequired as exc:
                 conn.write({"state": "needs_reconnect", "last_error": exc.message})
                 try:
@@ -384,28 +354,7 @@ class XeroConnection(models.Model):
     # ------------------------------------------------------------------
     def action_xero_test_connection(self):
         self.ensure_one()
-        try:
-            org = self._xero_client().get_organisation()
-        except XeroError as exc:
-            self.last_error = str(exc)
-            raise UserError(
-                self.env._(
-                    "Xero connection %(name)s failed: %(msg)s", name=self.display_name, msg=exc
-                )
-            ) from exc
-        name = org.get("Name") or self.tenant_name
-        self.write({"tenant_name": name, "state": "connected", "last_error": False})
-        self.env["xero.failure"]._xero_auth_restored(self)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Connected to Xero"),
-                "message": self.env._("Organisation: %s", name),
-                "type": "success",
-                "sticky": False,
-            },
-        }
+        return self.env["xero.api"]._xero_test_connection(self)
 
     def action_xero_check_mappings(self):
         """Compare account codes, tax types and tracking categories with the organisation."""
@@ -418,39 +367,7 @@ class XeroConnection(models.Model):
 
     def action_xero_drift_report(self):
         self.ensure_one()
-        wizard = self.env["xero.drift.wizard"].create({"connection_id": self.id})
-        wizard.action_xero_check()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "xero.drift.wizard",
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "target": "new",
-        }
-
-    def action_xero_generate_webhook_key(self):
-        self.ensure_one()
-        self.sudo().webhook_key = secrets.token_urlsafe(48)
-        return True
-
-    def action_xero_sync_payments(self):
-        """Have the payments cron run now and poll Xero whatever the interval says."""
-        now = fields.Datetime.now()
-        for conn in self.sudo():
-            due = now - timedelta(minutes=max(conn.payment_poll_interval or 0, 0))
-            if conn.last_payment_poll and conn.last_payment_poll > due:
-                conn.last_payment_poll = due
-        self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Xero payments"),
-                "message": self.env._("The payments import runs in the background now."),
-                "type": "info",
-                "sticky": False,
-            },
-        }
+        return self.env["xero.drift"]._xero_drift_report(self)
 
     def action_xero_disconnect(self):
         for conn in self.sudo():
@@ -462,9 +379,4 @@ class XeroConnection(models.Model):
                     "state": "draft",
                 }
             )
-        return True
-
-    def _xero_expire_token_for_test(self):
-        """Make the stored access token look expired (tests and demo)."""
-        self.sudo().token_expires_at = time.time() - 60
         return True

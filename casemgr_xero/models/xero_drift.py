@@ -45,7 +45,9 @@ class XeroDrift(models.AbstractModel):
         Failure = self.env["xero.failure"]
         for conn in self.env["xero.connection"].search([("state", "=", "connected")]):
             try:
-                differences, checked = self._xero_drift_differences(conn)
+                differences, checked = self.with_company(conn.company_id)._xero_drift_differences(
+                    conn.with_company(conn.company_id)
+                )
             except XeroError as exc:
                 _logger.warning("Xero drift check of connection %s failed: %s", conn.id, exc)
                 continue
@@ -59,3 +61,15 @@ class XeroDrift(models.AbstractModel):
                     "drift", checked.filtered(lambda m, bad=by_move: m not in bad)
                 )
         return True
+
+    def _xero_drift_report(self, conn):
+        """The drift report wizard of ``conn``, filled."""
+        wizard = self.env["xero.drift.wizard"].create({"connection_id": conn.id})
+        wizard.action_xero_check()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "xero.drift.wizard",
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }

@@ -15,6 +15,8 @@ class XeroMappingCheck(models.AbstractModel):
     def _xero_check_mappings(self, conn):
         """Compare account codes, tax types and tracking categories with the organisation."""
         conn.ensure_one()
+        # Account names carry their code, which is company-dependent: read them in conn's.
+        self = self.with_company(conn.company_id)  # noqa: PLW0642
         accounts = {
             m.account_id.display_name: m.xero_account_code
             for m in self.env["xero.account.mapping"].search([("connection_id", "=", conn.id)])

@@ -13,6 +13,7 @@ Per connection, the payments cron:
 """
 
 import logging
+import secrets
 from datetime import timedelta
 
 from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
@@ -26,6 +27,7 @@ _logger = logging.getLogger(__name__)
 
 HANDLED_CATEGORIES = ("INVOICE",)
 MAX_INVOICES_PER_RUN = 500
+WEBHOOK_PATH = "/xero/webhook/%s"
 
 
 class XeroPaymentImport(models.AbstractModel):
@@ -216,3 +218,54 @@ class XeroPaymentImport(models.AbstractModel):
             )
         commit_batch(self.env)
         return state
+
+
+class XeroConnection(models.Model):
+    """What a connection needs to import payments: settings, webhook, the poll button."""
+
+    _inherit = "xero.connection"
+
+    payments_enabled = fields.Boolean(
+        string="Import payments", help="Mirror payments made in Xero as Odoo payments."
+    )
+    webhook_key = fields.Char(groups="base.group_system", copy=False)
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    payment_poll_interval = fields.Integer(
+        string="Poll interval (minutes)",
+        default=10,
+        help="How often the payments cron also asks Xero for payments changed since the last "
+        "poll (catches anything a webhook missed). 0 = at every run.",
+    )
+    last_payment_poll = fields.Datetime(copy=False, readonly=True)
+    payment_journal_ids = fields.One2many(
+        "xero.payment.journal", "connection_id", string="Payment journals"
+    )
+
+    @api.depends("company_id")
+    def _compute_webhook_url(self):
+        for conn in self:
+            conn.webhook_url = conn.get_base_url() + WEBHOOK_PATH % (conn.id or "<id>")
+
+    def action_xero_generate_webhook_key(self):
+        self.ensure_one()
+        self.sudo().webhook_key = secrets.token_urlsafe(48)
+        return True
+
+    def action_xero_sync_payments(self):
+        """Have the payments cron run now and poll Xero whatever the interval says."""
+        now = fields.Datetime.now()
+        for conn in self.sudo():
+            due = now - timedelta(minutes=max(conn.payment_poll_interval or 0, 0))
+            if conn.last_payment_poll and conn.last_payment_poll > due:
+                conn.last_payment_poll = due
+        self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Xero payments"),
+                "message": self.env._("The payments import runs in the background now."),
+                "type": "info",
+                "sticky": False,
+            },
+        }
