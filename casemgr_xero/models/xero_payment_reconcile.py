@@ -5,7 +5,13 @@ import logging
 
 import psycopg2
 from casemgr_xero_core.errors import NotFound
-from casemgr_xero_core.payments import ODOO_ACTIVE, diff_payments, payment_data
+from casemgr_xero_core.payments import (
+    ODOO_ACTIVE,
+    check_payment,
+    diff_payments,
+    is_locked,
+    payment_data,
+)
 from markupsafe import Markup
 
 from odoo import api, models
@@ -218,7 +224,7 @@ class XeroPaymentReconcile(models.AbstractModel):
 
     def _xero_check_lock(self, move, journal, date, xero_payment_id, what):
         lock = move.company_id._get_user_fiscal_lock_date(journal)
-        if date and lock and date <= lock:
+        if is_locked(date, lock):
             raise _XeroPaymentProblem(
                 self.env._(
                     "Invoice %(inv)s: cannot %(what)s the payment of Xero payment %(id)s dated "
@@ -275,10 +281,24 @@ class XeroPaymentReconcile(models.AbstractModel):
                     cur=currency.name,
                 )
             )
-        if not data.date:
+        converted = (
+            currency._convert(data.amount, move.currency_id, move.company_id, data.date)
+            if data.date
+            else 0.0
+        )
+        problem = check_payment(  # the core decides; the messages are ours (translated)
+            data.date,
+            data.amount,
+            move.company_id._get_user_fiscal_lock_date(journal),
+            converted,
+            move.amount_residual,
+            move.currency_id.decimal_places,
+        )
+        if problem == "no_date":
             raise _XeroPaymentProblem(self.env._("%(label)s has no date in Xero.", label=label))
-        self._xero_check_lock(move, journal, data.date, data.payment_id, self.env._("register"))
-        if currency.compare_amounts(data.amount, 0.0) <= 0:
+        if problem == "locked":
+            self._xero_check_lock(move, journal, data.date, data.payment_id, self.env._("register"))
+        if problem == "not_positive":
             raise _XeroPaymentProblem(
                 self.env._(
                     "%(label)s has a non-positive amount (%(amount)s).",
@@ -286,10 +306,7 @@ class XeroPaymentReconcile(models.AbstractModel):
                     amount=data.amount,
                 )
             )
-        amount_in_invoice_currency = currency._convert(
-            data.amount, move.currency_id, move.company_id, data.date
-        )
-        if move.currency_id.compare_amounts(amount_in_invoice_currency, move.amount_residual) > 0:
+        if problem == "above_due":
             raise _XeroPaymentProblem(
                 self.env._(
                     "%(label)s of %(amount)s is more than the amount due in Odoo (%(residual)s, "
