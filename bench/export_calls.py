@@ -29,7 +29,7 @@ def naive(registry, conn_id, xl, proxy, move_ids):
             get_token=lambda: {"access_token": "A", "expires_at": time.time() + 9999},
         )
         moves = env["account.move"].browse(move_ids)
-        data, _problems = env["account.move"]._xero_invoice_data(conn, moves)
+        data = env["xero.invoice.data"]._xero_invoice_data(conn, moves)
         created = {}
         for move in moves:
             d = data[move.id]

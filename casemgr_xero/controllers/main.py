@@ -13,7 +13,7 @@ from werkzeug.exceptions import Forbidden
 from odoo import http
 from odoo.http import request
 
-from ..models.xero_connection import short_transaction
+from ..tools import commit_batch
 
 _logger = logging.getLogger(__name__)
 
@@ -132,18 +132,16 @@ class XeroController(http.Controller):
                 dropped,
             )
         if routed:
-            # Its own READ COMMITTED transaction: the insert's foreign-key check on the
+            # A READ COMMITTED transaction for the insert: its foreign-key check on the
             # connection row must not fail when a cron updated that row since this request
             # began (REPEATABLE READ would raise a serialization error and replay the request).
-            with short_transaction(request.env.registry) as cr:
-                env = request.env(cr=cr, su=True)
-                new = 0
-                for (connection_id, company_id), evs in routed.items():
-                    new += env["xero.webhook.event"]._xero_store_events(
-                        connection_id, company_id, evs
-                    )
-                if new:
-                    env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
+            commit_batch(request.env)
+            env = request.env(su=True)
+            new = 0
+            for (connection_id, company_id), evs in routed.items():
+                new += env["xero.webhook.event"]._xero_store_events(connection_id, company_id, evs)
+            if new:
+                env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
         return self._xero_empty(200)
 
     @staticmethod

@@ -3,6 +3,8 @@ from . import xero_connection
 from . import xero_mapping_mixin
 from . import xero_app
 from . import xero_failure
+from . import xero_failure_export
+from . import xero_failure_retry
 from . import xero_contact
 from . import xero_account_mapping
 from . import xero_tax_mapping
@@ -11,4 +13,10 @@ from . import xero_tracking_mapping
 from . import xero_payment_journal
 from . import xero_webhook_event
 from . import account_payment
-from . import xero_connection_app
+from . import xero_invoice_data
+from . import xero_export
+from . import xero_payment_reconcile
+from . import xero_payment_import
+from . import xero_drift
+from . import xero_api
+from . import xero_mapping_check

@@ -1,47 +1,29 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""One Xero organisation per company: credentials, tokens, pacing state.
+"""One Xero organisation per company: the connection, its tokens, OAuth and tenant choice.
 
-Every write that happens while Xero calls are in flight (token rotation, pacing) goes through
-its own short transaction on a row lock (``_xero_detached``), so that several cron workers share
-one token and one rate budget without serialisation failures in the calling transaction.
+Token rotation commits on its own (``_xero_detached``): several workers share one token pair,
+and a refresh token is spent the moment Xero answers, whatever the caller's transaction does.
 """
 
 import logging
 import secrets
 import time
 from contextlib import contextmanager
-from datetime import datetime
 
 from casemgr_xero_core import oauth
-from casemgr_xero_core.client import XeroClient
 from casemgr_xero_core.endpoints import XeroEndpoints
 from casemgr_xero_core.errors import ReconnectRequired, XeroError
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import short_transaction
+
 _logger = logging.getLogger(__name__)
 
 _DEFAULTS = XeroEndpoints()
 CALLBACK_PATH = "/xero/oauth/callback"
-WEBHOOK_PATH = "/xero/webhook/%s"
-_RECONNECT_SUMMARY = "Reconnect Xero"
 SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
-
-
-@contextmanager
-def short_transaction(registry):
-    """A new cursor whose transaction is READ COMMITTED (commits on exit, like ``cursor()``).
-
-    Odoo's cursors are REPEATABLE READ: there, a ``FOR UPDATE`` that waits for another worker's
-    commit fails with "could not serialize access due to concurrent update" instead of locking
-    the row as it now is. The short transactions that share state between workers (token
-    rotation, pacing, batch claims and results) must wait and then see the committed row.
-    """
-    with registry.cursor() as cr:
-        if not registry.in_test_mode():  # a test cursor shares the test's transaction
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        yield cr
 
 
 class XeroConnection(models.Model):
@@ -68,8 +50,7 @@ class XeroConnection(models.Model):
         default="oauth",
         string="Authentication",
     )
-    client_id = fields.Char(string="Client ID", copy=False)
-    client_secret = fields.Char(groups="base.group_system", copy=False)
+    # client_id, client_secret: the Xero app's (xero_app.py)
     access_token = fields.Char(groups="base.group_system", copy=False)
     refresh_token = fields.Char(groups="base.group_system", copy=False)
     token_expires_at = fields.Float(
@@ -122,23 +103,7 @@ class XeroConnection(models.Model):
     contacts_synced_at = fields.Datetime(
         copy=False, readonly=True, help="Last read of the organisation's contacts."
     )
-    # Payments
-    payments_enabled = fields.Boolean(
-        string="Import payments", help="Mirror payments made in Xero as Odoo payments."
-    )
-    webhook_key = fields.Char(groups="base.group_system", copy=False)
-    webhook_url = fields.Char(compute="_compute_webhook_url")
-    payment_poll_interval = fields.Integer(
-        string="Poll interval (minutes)",
-        default=10,
-        help="How often the payments cron also asks Xero for payments changed since the last "
-        "poll (catches anything a webhook missed). 0 = at every run.",
-    )
-    last_payment_poll = fields.Datetime(copy=False, readonly=True)
-    payment_journal_ids = fields.One2many(
-        "xero.payment.journal", "connection_id", string="Payment journals"
-    )
-    redirect_uri = fields.Char(string="Redirect URI", compute="_compute_webhook_url")
+    redirect_uri = fields.Char(string="Redirect URI", compute="_compute_redirect_uri")
     # Pacing shared by every worker (see _xero_pause_until)
     not_before = fields.Datetime(
         copy=False, readonly=True, help="No Xero call is made before this time (rate limits)."
@@ -165,11 +130,9 @@ class XeroConnection(models.Model):
     # Computes / constraints
     # ------------------------------------------------------------------
     @api.depends("company_id")
-    def _compute_webhook_url(self):
+    def _compute_redirect_uri(self):
         for conn in self:
-            base = conn.get_base_url()
-            conn.webhook_url = base + WEBHOOK_PATH % (conn.id or "<id>")
-            conn.redirect_uri = base + CALLBACK_PATH
+            conn.redirect_uri = conn.get_base_url() + CALLBACK_PATH
 
     @api.constrains("api_url", "token_url", "connections_url", "authorize_url")
     def _check_urls(self):
@@ -223,13 +186,15 @@ class XeroConnection(models.Model):
     def _xero_detached(self):
         """Yield this connection, row-locked, in a transaction of its own that commits on exit.
 
-        Tokens and pacing are shared by every worker: they are read and written here so that
-        the caller's (long, REPEATABLE READ) transaction never holds or fights over the row.
+        Tokens and pacing are shared by every worker and must survive the caller's rollback:
+        they are read and written here, never in the caller's transaction. NO KEY UPDATE: the
+        caller may hold a key-share lock on the row (a foreign key to it from a row it just
+        inserted) while it waits for this token; FOR UPDATE would then wait for it forever.
         """
         self.ensure_one()
         self.env.flush_all()
         with short_transaction(self.env.registry) as cr:
-            cr.execute("SELECT id FROM xero_connection WHERE id = %s FOR UPDATE", [self.id])
+            cr.execute("SELECT id FROM xero_connection WHERE id = %s FOR NO KEY UPDATE", [self.id])
             yield self.with_env(self.env(cr=cr, su=True))
 
     def _xero_save_token(self, token):
@@ -245,15 +210,7 @@ class XeroConnection(models.Model):
             }
         )
         if reconnected:
-            self._xero_on_reconnected()
-
-    def _xero_on_reconnected(self):
-        """The connection works again: close its 'auth' failures and reconnect to-dos."""
-        for conn in self.sudo():
-            conn.env["xero.failure"]._xero_resolve("auth", conn, conn)
-            conn.activity_ids.filtered(lambda a: a.summary == _RECONNECT_SUMMARY).action_feedback(
-                feedback=self.env._("Reconnected to Xero.")
-            )
+            self.env["xero.failure"]._xero_auth_restored(self)
 
     def _xero_refresh(self, stale_token=None):
         """Return a valid token, exchanging the refresh token at most once across workers.
@@ -263,72 +220,33 @@ class XeroConnection(models.Model):
         anyone else can use the old refresh token again.
         """
         self.ensure_one()
-        stale_access = (stale_token or {}).get("access_token")
         with self._xero_detached() as conn:
             conn.invalidate_recordset()
             current = self._xero_token_from_row(
                 {f: conn[f] for f in ("access_token", "refresh_token", "token_expires_at")}
             )
-            if (
-                current["access_token"]
-                and current["access_token"] != stale_access
-                and not oauth.token_expired(current)
-            ):
+            if oauth.still_valid(current, stale_token):
                 return current
             client_id, client_secret = conn._xero_credentials()
             try:
-                if conn.auth_type == "custom":
-                    new = oauth.client_credentials_token(
-                        conn._xero_endpoints(), client_id, client_secret
-                    )
-                else:
-                    if not current["refresh_token"]:
-                        raise ReconnectRequired(
-                            message="No refresh token: connect to Xero again.", status=None
-                        )
-                    new = oauth.refresh_token(
-                        conn._xero_endpoints(), client_id, client_secret, current["refresh_token"]
-                    )
+                new = oauth.renew(
+                    conn._xero_endpoints(),
+                    client_id,
+                    client_secret,
+                    current,
+                    custom=conn.auth_type == "custom",
+                )
             except ReconnectRequired as exc:
                 conn.write({"state": "needs_reconnect", "last_error": exc.message})
                 try:
                     with conn.env.cr.savepoint():
-                        conn._xero_on_needs_reconnect()
+                        conn.env["xero.failure"]._xero_auth_lost(conn)
                 except Exception:  # noqa: BLE001 - never lose the state change above
                     _logger.exception("Xero connection %s: needs-reconnect hook failed", conn.id)
                 conn.env.cr.commit()
                 raise
             conn._xero_save_token(new)
         return new
-
-    def _xero_on_needs_reconnect(self):
-        """Xero refused the stored grant: file an 'auth' failure on the dashboard and give
-        the company's billing administrators a to-do to reconnect (once, not per attempt)."""
-        activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
-        manager_group = self.env.ref("account.group_account_manager")
-        for conn in self:
-            message = self.env._(
-                "Xero connection %(name)s (%(company)s) must be reconnected: %(error)s",
-                name=conn.name,
-                company=conn.company_id.name,
-                error=conn.last_error or self.env._("Xero refused the stored authorisation."),
-            )
-            self.env["xero.failure"]._xero_report("auth", conn, message, conn)
-            if not activity_type:
-                continue
-            users = manager_group.users.filtered(
-                lambda u, c=conn: not u.share and c.company_id in u.company_ids
-            )
-            already = conn.activity_ids.filtered(
-                lambda a: a.activity_type_id == activity_type and a.summary == _RECONNECT_SUMMARY
-            ).user_id
-            for user in users - already:
-                conn.activity_schedule(
-                    act_type_xmlid="mail.mail_activity_data_todo",
-                    summary=_RECONNECT_SUMMARY,
-                    note=message,
-                    user_id=user.id,
-                )
 
     @api.depends("company_id")
     def _compute_xero_failure_count(self):
@@ -349,78 +267,9 @@ class XeroConnection(models.Model):
         action["context"] = {"search_default_open": 1}
         return action
 
-    def _xero_pause_until(self, when):
-        """Share a 'do not call Xero before' time with every worker (429 / exhausted budget)."""
-        self.ensure_one()
-        with self._xero_detached() as conn:
-            if not conn.not_before or conn.not_before < when:
-                conn.not_before = when
-
-    def _xero_paused(self):
-        """Seconds to wait before the next call (0 when calls may go)."""
-        self.ensure_one()
-        self.flush_recordset(["not_before"])
-        # Read committed, not the caller's snapshot: another worker (or this run's own last
-        # call) may have paused the connection since this transaction began.
-        with short_transaction(self.env.registry) as cr:
-            cr.execute("SELECT not_before FROM xero_connection WHERE id = %s", [self.id])
-            row = cr.fetchone()
-        if not row or not row[0]:
-            return 0
-        return max(0.0, (row[0] - datetime.utcnow()).total_seconds())
-
     def _xero_client(self):
         """A pure-layer client bound to this connection's tenant and shared token state."""
-        self.ensure_one()
-        if not self.tenant_id:
-            raise UserError(
-                self.env._(
-                    "Xero connection %(name)s has no organisation yet: connect it first.",
-                    name=self.display_name,
-                )
-            )
-        if self.state == "needs_reconnect":
-            raise UserError(
-                self.env._(
-                    "Xero connection %(name)s needs to be reconnected (Connect to Xero).",
-                    name=self.display_name,
-                )
-            )
-        holder = {}
-        conn_id = self.id
-        env = self.env
-
-        def get_token():
-            if "token" not in holder:
-                env["xero.connection"].flush_model()
-                env.cr.execute(
-                    "SELECT access_token, refresh_token, token_expires_at "
-                    "FROM xero_connection WHERE id = %s",
-                    [conn_id],
-                )
-                holder["token"] = self._xero_token_from_row(env.cr.dictfetchone())
-            return holder["token"]
-
-        def refresh(stale):
-            holder["token"] = self._xero_refresh(stale)
-            return holder["token"]
-
-        def on_rate_info(info):
-            from casemgr_xero_core.pacing import not_before
-
-            now = datetime.utcnow()
-            when = not_before(now, info)
-            if when and when > now:
-                self._xero_pause_until(when)
-
-        return XeroClient(
-            self._xero_endpoints(),
-            self.tenant_id,
-            get_token=get_token,
-            refresh=refresh,
-            on_rate_info=on_rate_info,
-            timeout=(5, self.request_timeout or 60),
-        )
+        return self.env["xero.api"]._xero_client(self)
 
     # ------------------------------------------------------------------
     # OAuth2 authorization-code flow
@@ -484,7 +333,7 @@ class XeroConnection(models.Model):
                     "last_error": False,
                 }
             )
-            self._xero_on_reconnected()
+            self.env["xero.failure"]._xero_auth_restored(self)
             return True
         self.write({"available_tenant_ids": orgs, "state": "choose_tenant"})
         return self.action_xero_choose_tenant()
@@ -504,164 +353,20 @@ class XeroConnection(models.Model):
     # ------------------------------------------------------------------
     def action_xero_test_connection(self):
         self.ensure_one()
-        try:
-            org = self._xero_client().get_organisation()
-        except XeroError as exc:
-            self.last_error = str(exc)
-            raise UserError(
-                self.env._(
-                    "Xero connection %(name)s failed: %(msg)s", name=self.display_name, msg=exc
-                )
-            ) from exc
-        name = org.get("Name") or self.tenant_name
-        self.write({"tenant_name": name, "state": "connected", "last_error": False})
-        self._xero_on_reconnected()
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Connected to Xero"),
-                "message": self.env._("Organisation: %s", name),
-                "type": "success",
-                "sticky": False,
-            },
-        }
+        return self.env["xero.api"]._xero_test_connection(self)
 
     def action_xero_check_mappings(self):
         """Compare account codes, tax types and tracking categories with the organisation."""
         self.ensure_one()
-        from casemgr_xero_core.mapping import check_settings
-
-        accounts = {
-            m.account_id.display_name: m.xero_account_code
-            for m in self.env["xero.account.mapping"].search([("connection_id", "=", self.id)])
-        }
-        taxes = {
-            m.tax_id.display_name: m.xero_tax_type
-            for m in self.env["xero.tax.mapping"].search([("connection_id", "=", self.id)])
-        }
-        tracking = {
-            m.plan_id.display_name: m.xero_category
-            for m in self.env["xero.tracking.mapping"].search([("connection_id", "=", self.id)])
-        }
-        client = self._xero_client()
-        try:
-            lists = (
-                client.get_accounts(),
-                client.get_tax_rates(),
-                client.get_tracking_categories(),
-            )
-        except XeroError as exc:
-            raise UserError(
-                self.env._("Xero connection %(name)s: %(msg)s", name=self.display_name, msg=exc)
-            ) from exc
-        taxes = self.env["xero.tax.mapping"]._xero_fill(self.company_id, lists[1]) or taxes
-        fetched = self.env.context.get("xero_mapping_lists")
-        if fetched is not None:  # the caller reuses Xero's lists instead of asking twice
-            fetched.update(accounts=lists[0], tax_rates=lists[1])
-        problems = check_settings(accounts, taxes, tracking, *lists)
-        unchecked = [
-            label
-            for label, values in zip(
-                (self.env._("accounts"), self.env._("tax rates"), self.env._("tracking")),
-                lists,
-                strict=True,
-            )
-            if values is None
-        ]
-        lines = problems or [
-            self.env._("Every mapped account, tax and tracking category exists in Xero.")
-        ]
-        if unchecked:
-            lines.append(
-                self.env._(
-                    "This Xero organisation did not list its %s: not checked.", ", ".join(unchecked)
-                )
-            )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Xero mappings"),
-                "message": "\n".join(lines),
-                "type": "warning" if problems else "success",
-                "sticky": bool(problems),
-            },
-        }
-
-    # ------------------------------------------------------------------
-    # Drift: does Xero still hold what we exported?
-    # ------------------------------------------------------------------
-    def _xero_drift_differences(self, moves=None):
-        """([(move, drift.Difference)], checked moves) for this connection's exported invoices
-        (only ``moves`` among them when given)."""
-        self.ensure_one()
-        from casemgr_xero_core.drift import OdooDocument, compare
-
-        domain = [("xero_connection_id", "=", self.id), ("xero_state", "=", "sent")]
-        if moves is not None:
-            domain.append(("id", "in", moves.ids))
-        moves = self.env["account.move"].search(domain)
-        if not moves:
-            return [], moves
-        invoices = moves.filtered(lambda m: m.move_type == "out_invoice")
-        xero = self._xero_client().get_invoices_by_ids(invoices.mapped("xero_invoice_id"))
-        documents = [
-            OdooDocument(
-                key=m.id,
-                number=m.name,
-                xero_id=m.xero_invoice_id,
-                total=m.amount_total,
-                amount_due=m.amount_residual,
-                paid=m.payment_state in ("paid", "in_payment"),
-            )
-            for m in invoices
-        ]
-        by_id = {m.id: m for m in invoices}
-        return [(by_id[d.key], d) for d in compare(documents, xero)], invoices
+        return self.env["xero.mapping.check"]._xero_check_mappings(self)
 
     @api.model
     def _cron_xero_drift(self):
-        """File one 'drift' failure per differing invoice; resolve those that match again."""
-        Failure = self.env["xero.failure"]
-        for conn in self.search([("state", "=", "connected")]):
-            try:
-                differences, checked = conn._xero_drift_differences()
-            except XeroError as exc:
-                _logger.warning("Xero drift check of connection %s failed: %s", conn.id, exc)
-                continue
-            by_move = {}
-            for move, diff in differences:
-                by_move.setdefault(move, []).append(diff.message)
-            for move, messages in by_move.items():
-                Failure._xero_report("drift", move, "\n".join(messages), conn)
-            if checked:
-                Failure._xero_resolve(
-                    "drift", checked.filtered(lambda m, bad=by_move: m not in bad)
-                )
-        return True
+        return self.env["xero.drift"]._cron_xero_drift()
 
     def action_xero_drift_report(self):
         self.ensure_one()
-        wizard = self.env["xero.drift.wizard"].create({"connection_id": self.id})
-        wizard.action_xero_check()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "xero.drift.wizard",
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "target": "new",
-        }
-
-    def action_xero_generate_webhook_key(self):
-        self.ensure_one()
-        self.sudo().webhook_key = secrets.token_urlsafe(48)
-        return True
-
-    def action_xero_sync_payments(self):
-        """Run the payments cron now, polling Xero whatever the interval says."""
-        self.env["xero.webhook.event"]._cron_xero_payments(force_poll=True)
-        return True
+        return self.env["xero.drift"]._xero_drift_report(self)
 
     def action_xero_disconnect(self):
         for conn in self.sudo():
@@ -673,9 +378,4 @@ class XeroConnection(models.Model):
                     "state": "draft",
                 }
             )
-        return True
-
-    def _xero_expire_token_for_test(self):
-        """Make the stored access token look expired (tests and demo)."""
-        self.sudo().token_expires_at = time.time() - 60
         return True

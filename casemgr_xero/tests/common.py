@@ -9,7 +9,7 @@ from casemgr_xero_core.testing.proxy import FaultProxy
 from casemgr_xero_core.testing.webhook import build_event
 from casemgr_xero_core.testing.xero_local import shared_xero_local
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.tests import HttpCase
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -72,6 +72,11 @@ class XeroPeerMixin:
         )
         return connection
 
+    @staticmethod
+    def _xero_expire_token(connection):
+        """Make the stored access token look expired (the next call refreshes it)."""
+        connection.sudo().token_expires_at = time.time() - 60
+
 
 class XeroTestCommon(XeroPeerMixin, AccountTestInvoicingCommon):
     """Accounting data + a connected Xero connection for the main company.
@@ -90,6 +95,37 @@ class XeroTestCommon(XeroPeerMixin, AccountTestInvoicingCommon):
     def setUp(self):
         super().setUp()
         self._xero_reset_peer_and_connection()
+
+    # ------------------------------------------------------------------ shared builders
+    @classmethod
+    def _xero_map_tax(cls, tax=None, xero_tax_type="OUTPUT", connection=None):
+        """Map ``tax`` (default: tax_sale_a) to a Xero tax type on ``connection``."""
+        return cls.env["xero.tax.mapping"].create(
+            {
+                "connection_id": (connection or cls.connection).id,
+                "tax_id": (tax or cls.tax_sale_a).id,
+                "xero_tax_type": xero_tax_type,
+            }
+        )
+
+    def _xero_invoice_vals(self, partner=None, tax=None, invoice_date="2019-01-01", **line):
+        """A one-line customer invoice: 1 × 'Attendance' (product_a) at 100, ``tax``
+        (default: tax_sale_a); ``line`` overrides the line's values."""
+        tax = self.tax_sale_a if tax is None else tax
+        vals = {
+            "product_id": self.product_a.id,
+            "name": "Attendance",
+            "quantity": 1,
+            "price_unit": 100.0,
+            "tax_ids": [Command.set(tax.ids)],
+            **line,
+        }
+        return {
+            "move_type": "out_invoice",
+            "partner_id": (partner or self.partner_a).id,
+            "invoice_date": invoice_date,
+            "invoice_line_ids": [Command.create(vals)],
+        }
 
 
 class XeroPaymentsMixin:

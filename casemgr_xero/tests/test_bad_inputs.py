@@ -16,29 +16,10 @@ class TestXeroBadInputs(XeroTestCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["xero.tax.mapping"].create(
-            {
-                "connection_id": cls.connection.id,
-                "tax_id": cls.tax_sale_a.id,
-                "xero_tax_type": "OUTPUT",
-            }
-        )
+        cls._xero_map_tax()
 
     def _invoice(self, partner=None, **line):
-        vals = {
-            "product_id": self.product_a.id,
-            "name": "Attendance",
-            "quantity": 1,
-            "price_unit": 100.0,
-            "tax_ids": [Command.set(self.tax_sale_a.ids)],
-            **line,
-        }
-        return {
-            "move_type": "out_invoice",
-            "partner_id": (partner or self.partner_a).id,
-            "invoice_date": "2019-01-01",
-            "invoice_line_ids": [Command.create(vals)],
-        }
+        return self._xero_invoice_vals(partner=partner, **line)
 
     def _export(self, vals_list):
         moves = self.env["account.move"].create(vals_list)

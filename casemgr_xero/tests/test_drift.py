@@ -13,13 +13,7 @@ class TestXeroDrift(XeroTestCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["xero.tax.mapping"].create(
-            {
-                "connection_id": cls.connection.id,
-                "tax_id": cls.tax_sale_a.id,
-                "xero_tax_type": "OUTPUT",
-            }
-        )
+        cls._xero_map_tax()
 
     def _export(self, count):
         moves = self.env["account.move"].create(

@@ -1,11 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
-import threading
 from decimal import Decimal
 
 from casemgr_xero_core.testing.openapi import require_spec, validate
 
-from odoo import Command, api, fields
+from odoo import Command, fields
 from odoo.tests import Form, tagged
 
 from .common import API, XeroTestCommon
@@ -19,20 +18,8 @@ class TestXeroExport(XeroTestCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.eur = cls.setup_other_currency("EUR", rates=[("2019-01-01", 1.5)])
-        cls.env["xero.tax.mapping"].create(
-            [
-                {
-                    "connection_id": cls.connection.id,
-                    "tax_id": cls.tax_sale_a.id,
-                    "xero_tax_type": "OUTPUT",
-                },
-                {
-                    "connection_id": cls.connection.id,
-                    "tax_id": cls.tax_sale_b.id,
-                    "xero_tax_type": "OUTPUT2",
-                },
-            ]
-        )
+        cls._xero_map_tax()
+        cls._xero_map_tax(cls.tax_sale_b, "OUTPUT2")
         cls.customers = cls.env["res.partner"].create(
             [{"name": f"Client {i:03d}", "email": f"client{i}@example.com"} for i in range(10)]
         )
@@ -209,32 +196,6 @@ class TestXeroExport(XeroTestCommon):
         self.assertEqual(failure.kind, "invoice_export")
         self.assertIn("does not match", failure.message)
         self._assert_matches_xero(good)
-
-    def test_two_workers_export_each_invoice_once(self):
-        moves = self._invoices(60)
-        moves.action_xero_send()
-        self.env.flush_all()
-        errors = []
-
-        def worker():
-            try:
-                with self.registry.cursor() as cr:
-                    env = api.Environment(cr, self.env.uid, {})
-                    env["account.move"]._cron_xero_export()
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
-
-        threads = [threading.Thread(target=worker) for _i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
-        self.assertFalse(errors)
-        self.env.invalidate_all()
-        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
-        numbers = [inv["InvoiceNumber"] for inv in self._xero_invoices()]
-        self.assertEqual(sorted(numbers), sorted(moves.mapped("name")))
-        self.assertEqual(self.proxy.count("PUT", INVOICES), 2)
 
     def test_429_reschedules_without_failing(self):
         moves = self._invoices(5)

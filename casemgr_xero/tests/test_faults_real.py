@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 
 from odoo import SUPERUSER_ID, Command, api
@@ -189,7 +188,7 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         barrier = threading.Barrier(2)
         claimed = {0: [], 1: []}
         errors = []
-        Move = self.registry["account.move"]
+        Move = self.registry["xero.export"]
         original_claim = Move._xero_claim_batch
         worker_of = {}
 
@@ -248,18 +247,15 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and proc.poll() is None:
-                if self.proxy.count("PUT", INVOICES):
-                    break
-                time.sleep(0.1)
-            time.sleep(2)  # the PUT reached xero-local, which stores it; its answer is held
+            # The PUT reached xero-local, which stored it; its answer is held back.
+            stored = self.proxy.wait_for("PUT", INVOICES, forwarded=True, timeout=120)
             exited = proc.poll()
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
             output = proc.stdout.read().decode(errors="replace")
             proc.stdout.close()
+        self.assertTrue(stored, f"the worker's PUT never reached Xero: {output[-3000:]}")
         self.assertIsNone(exited, f"the worker ended before it was killed: {output[-3000:]}")
         self.assertEqual(len(self.xero_local.invoices()), 50, "Xero stored the first batch")
         states = Counter(r[2] for r in self._rows(move_ids))
@@ -282,9 +278,7 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
 
     def test_two_concurrent_token_refreshes_post_once(self):
         with self.registry.cursor() as cr:
-            self._env(cr)["xero.connection"].browse(
-                self.connection_id
-            )._xero_expire_token_for_test()
+            self._xero_expire_token(self._env(cr)["xero.connection"].browse(self.connection_id))
         # Hold the token answer so that the second worker surely waits on the row lock.
         self.proxy.delay(1.0, method="POST", path_prefix=TOKEN, times=2)
         barrier = threading.Barrier(2)

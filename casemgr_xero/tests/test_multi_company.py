@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
@@ -112,6 +112,36 @@ class TestXeroMultiCompany(XeroTestCommon):
 
     def _tenant_numbers(self, conn, numbers):
         return set(conn._xero_client().find_invoices_by_number(numbers))
+
+    def test_cron_in_a_fresh_environment_sends_each_company_codes(self):
+        """The cron runs as OdooBot in its own company, in a transaction that did not create
+        the invoices: B's invoices must still carry B's account codes (company-dependent in
+        Odoo 18) and reach B's organisation."""
+        revenue_b = self.company_data_2["default_account_revenue"]
+        revenue_b.with_company(self.company_b).code = "419900"
+        self.env["xero.account.mapping"].search(
+            [("connection_id", "=", self.connection_b.id)]
+        ).unlink()  # no mapping: the account's own code is sent
+        moves_b = self._invoices(self.company_data_2, self.tax_b, 2)
+        moves_a = self._invoices(self.company_data, self.tax_sale_a, 1)
+        (moves_a | moves_b).action_xero_send()
+        self.env.flush_all()
+        # What ir.cron gives the job: a new environment, the cron user's company, no cache.
+        cron_env = api.Environment(self.cr, SUPERUSER_ID, {})
+        cron_env.invalidate_all()
+        self.assertNotEqual(cron_env.company, self.company_b)
+        cron_env["account.move"]._cron_xero_export()
+        self.env.invalidate_all()
+        self.assertEqual(
+            set(moves_b.mapped("xero_state")),
+            {"sent"},
+            [(m.xero_state, m.xero_error) for m in moves_b],
+        )
+        self.assertEqual(set(moves_a.mapped("xero_state")), {"sent"})
+        found = self.connection_b._xero_client().find_invoices_by_number(moves_b.mapped("name"))
+        self.assertEqual(set(found), set(moves_b.mapped("name")))
+        codes = {line.get("AccountCode") for inv in found.values() for line in inv["LineItems"]}
+        self.assertEqual(codes, {"419900"})
 
     def test_each_company_exports_to_its_own_tenant(self):
         self.assertNotEqual(self.connection.tenant_id, self.connection_b.tenant_id)

@@ -34,13 +34,7 @@ class TestXeroSecurity(XeroTestCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["xero.tax.mapping"].create(
-            {
-                "connection_id": cls.connection.id,
-                "tax_id": cls.tax_sale_a.id,
-                "xero_tax_type": "OUTPUT",
-            }
-        )
+        cls._xero_map_tax()
 
     def _queued_invoices(self, count):
         moves = self.env["account.move"].create(
@@ -71,7 +65,7 @@ class TestXeroSecurity(XeroTestCommon):
         self.connection.action_xero_generate_webhook_key()
         conn = self.connection.sudo()
         moves = self._queued_invoices(3)
-        self.connection._xero_expire_token_for_test()
+        self._xero_expire_token(self.connection)
         secrets_before = [
             conn.client_secret,
             conn.access_token,
@@ -99,7 +93,7 @@ class TestXeroSecurity(XeroTestCommon):
             self.env["account.move"]._cron_xero_export()
             self.env["account.move"]._cron_xero_export()
             # An authentication failure (error path).
-            self.connection._xero_expire_token_for_test()
+            self._xero_expire_token(self.connection)
             self.proxy.respond(
                 401, b'{"error":"invalid_client"}', method="POST", path_prefix="/connect/token"
             )

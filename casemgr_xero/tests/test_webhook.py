@@ -99,9 +99,9 @@ class TestXeroWebhook(XeroPaymentsMixin, XeroHttpTestCommon):
         try:
             status, _b = signed_post(self._url(), big, self.WEBHOOK_KEY, timeout=30)
         except (urllib.error.URLError, ConnectionError):
-            status = 400
-        self.assertEqual(status, 400)
-        self.assertFalse(self._events())
+            status = None  # the server closed the connection before reading it all
+        self.assertIn(status, (400, None))
+        self.assertFalse(self._events(), "nothing of an oversized delivery is stored")
 
     def test_foreign_tenant_events_are_not_stored(self):
         move = self._export()

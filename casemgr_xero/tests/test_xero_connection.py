@@ -1,5 +1,4 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import threading
 import time
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
@@ -21,12 +20,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 @tagged("post_install", "-at_install")
 class TestXeroConnection(XeroTestCommon):
-    def test_installed(self):
-        module = self.env["ir.module.module"].search([("name", "=", "casemgr_xero")])
-        self.assertEqual(module.state, "installed")
-        self.assertTrue(self.env.ref("casemgr_xero.ir_cron_xero_export"))
-        self.assertIn("xero_state", self.env["account.move"]._fields)
-
     def test_authorization_url_carries_state(self):
         action = self.connection.action_xero_connect()
         query = parse_qs(urlsplit(action["url"]).query)
@@ -37,7 +30,7 @@ class TestXeroConnection(XeroTestCommon):
         self.assertTrue(query["redirect_uri"][0].endswith("/xero/oauth/callback"))
 
     def test_refresh_rotates_refresh_token(self):
-        self.connection._xero_expire_token_for_test()
+        self._xero_expire_token(self.connection)
         old_refresh = self.connection.sudo().refresh_token
         org = self.connection._xero_client().get_organisation()
         self.assertEqual(org["Name"], "Test Organisation")
@@ -48,29 +41,8 @@ class TestXeroConnection(XeroTestCommon):
         self.assertGreater(conn.token_expires_at, time.time() + 600)
         self.assertEqual(self.proxy.count("POST", "/connect/token"), 1)
 
-    def test_two_concurrent_refreshes_exchange_once(self):
-        self.connection._xero_expire_token_for_test()
-        stale = self.connection._xero_client().get_token()
-        results, errors = [], []
-
-        def worker():
-            try:
-                results.append(self.connection._xero_refresh(stale))
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
-
-        threads = [threading.Thread(target=worker) for _i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        self.assertFalse(errors)
-        self.assertEqual(self.proxy.count("POST", "/connect/token"), 1)
-        self.assertEqual(results[0]["access_token"], results[1]["access_token"])
-        self.assertEqual(results[0]["refresh_token"], results[1]["refresh_token"])
-
     def test_invalid_grant_needs_reconnect(self):
-        self.connection._xero_expire_token_for_test()
+        self._xero_expire_token(self.connection)
         self.proxy.respond(
             400,
             b'{"error":"invalid_grant"}',

@@ -24,7 +24,7 @@ company connects (``account.move._xero_skip_reason``).
 import io
 import zipfile
 
-from casemgr_xero_core import csv_template, mapping
+from casemgr_xero_core import csv_template
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -101,17 +101,24 @@ class XeroCsvExportWizard(models.TransientModel):
             taxes=", ".join(nameless.tax_id.mapped("display_name")),
         )
 
-    def _xero_check(self, moves, data, problems):
+    def _xero_check(self, moves, data):
         """Refuse the export when any invoice would not import cleanly, naming invoice and
         field."""
+        InvoiceData = self.env["xero.invoice.data"]
         errors = []
         for move in moves:
             inv = data[move.id]
-            errors += (
-                problems.get(move.id, [])
-                + mapping.validate_invoice(inv)
-                + csv_template.problems(inv, self.no_tax_name)
-            )
+            errors += InvoiceData._xero_problems(inv)
+            errors += [
+                self.env._(
+                    "Invoice %(inv)s, line %(n)s: the line has no tax, and Xero's import needs "
+                    "the name of the organisation's no-tax rate (e.g. 'No GST', 'No VAT', "
+                    "'Tax Exempt').",
+                    inv=inv.number,
+                    n=n,
+                )
+                for n in csv_template.untaxed_lines(inv, self.no_tax_name)
+            ]
         if errors:
             hint = self._xero_nameless_taxes(moves)
             shown = ([hint] if hint else []) + errors[:MAX_PROBLEMS_SHOWN]
@@ -132,8 +139,8 @@ class XeroCsvExportWizard(models.TransientModel):
         conn = self.env["xero.connection"].search(
             [("company_id", "=", self.company_id.id)], limit=1
         )  # may be empty: the file needs no connection
-        Move = self.env["account.move"].with_context(xero_tax_names=True)
-        data, problems = Move._xero_invoice_data(conn, moves)
+        InvoiceData = self.env["xero.invoice.data"].with_context(xero_tax_names=True)
+        data = InvoiceData._xero_invoice_data(conn, moves)
         for move in moves:
             inv = data[move.id]
             inv.status = "DRAFT"  # what Xero's import creates
@@ -146,7 +153,7 @@ class XeroCsvExportWizard(models.TransientModel):
             inv.contact.state = partner.state_id.name or None
             inv.contact.zip = partner.zip or None
             inv.contact.country = partner.country_id.name or None
-        return data, problems
+        return data
 
     def _xero_lock(self, moves):
         """Lock the invoices and keep those still eligible (the export cron may have queued
@@ -188,8 +195,8 @@ class XeroCsvExportWizard(models.TransientModel):
         if no_tax_name != (self.company_id.xero_no_tax_name or ""):
             # A label of the company's Xero organisation, remembered for the next export.
             self.company_id.sudo().xero_no_tax_name = no_tax_name or False
-        data, problems = self._xero_csv_data(moves)
-        self._xero_check(moves, data, problems)
+        data = self._xero_csv_data(moves)
+        self._xero_check(moves, data)
         files = csv_template.write_csv_files(
             [data[m.id] for m in moves],
             max_per_file=MAX_PER_FILE,

@@ -15,7 +15,7 @@ class XeroDriftWizard(models.TransientModel):
 
     def action_xero_check(self):
         self.ensure_one()
-        differences, checked = self.connection_id._xero_drift_differences()
+        differences, checked = self.env["xero.drift"]._xero_drift_differences(self.connection_id)
         self.line_ids.unlink()
         self.write(
             {

@@ -34,5 +34,5 @@ class XeroTenantSelectWizard(models.TransientModel):
                 "last_error": False,
             }
         )
-        self.connection_id._xero_on_reconnected()
+        self.env["xero.failure"]._xero_auth_restored(self.connection_id)
         return {"type": "ir.actions.act_window_close"}

@@ -176,25 +176,39 @@ class XeroClient:
             _logger.warning("Xero answered %d elements for %d sent", len(elements), len(sent))
         return results
 
-    def _list_invoices(self, **kwargs) -> list[dict]:
+    @staticmethod
+    def _all_pages(fetch: Callable[[int], list[dict]]) -> list[dict]:
+        """Every item of a paged GET: ``fetch(page)`` for page 1, 2, … until a short page."""
         out: list[dict] = []
         for page in range(1, MAX_PAGES + 1):
+            items = fetch(page)
+            out.extend(items)
+            if len(items) < PAGE_SIZE:
+                break
+        return out
+
+    def _get_list(self, api_method: Callable, key: str, **kwargs) -> Callable[[int], list[dict]]:
+        """A ``fetch(page)`` for one of the SDK's list methods (raw JSON, our timeout)."""
+
+        def fetch(page):
             body, _h = self._call(
-                lambda page=page: self.api.get_invoices(
+                lambda: api_method(
                     self.tenant_id,
                     page=page,
-                    unitdp=4,
                     _preload_content=False,
                     _request_timeout=self.timeout,
                     **kwargs,
                 ),
                 is_write=False,
             )
-            items = (body or {}).get("Invoices") or []
-            out.extend(items)
-            if len(items) < PAGE_SIZE:
-                break
-        return out
+            return list((body or {}).get(key) or [])
+
+        return fetch
+
+    def _list_invoices(self, **kwargs) -> list[dict]:
+        return self._all_pages(
+            self._get_list(self.api.get_invoices, "Invoices", unitdp=4, **kwargs)
+        )
 
     def find_invoices_by_number(self, numbers: Iterable[str]) -> dict[str, dict]:
         """{InvoiceNumber: invoice} for those that exist (DELETED/VOIDED ones included)."""
@@ -215,15 +229,15 @@ class XeroClient:
         for group in chunks(wanted, LOOKUP_CHUNK):
             wanted_set = set(group)
             where = " OR ".join(f"CreditNoteNumber=={_quote_where(n)}" for n in group)
-            for page in range(1, MAX_PAGES + 1):
+
+            def fetch(page, where=where):
                 body = self.request("GET", "/CreditNotes", query=[("where", where), ("page", page)])
-                items = (body or {}).get("CreditNotes") or []
-                for cn in items:
-                    num = cn.get("CreditNoteNumber")
-                    if num in wanted_set and num not in found:
-                        found[num] = cn
-                if len(items) < PAGE_SIZE:
-                    break
+                return (body or {}).get("CreditNotes") or []
+
+            for cn in self._all_pages(fetch):
+                num = cn.get("CreditNoteNumber")
+                if num in wanted_set and num not in found:
+                    found[num] = cn
         return found
 
     def allocate_credit_note(
@@ -269,23 +283,7 @@ class XeroClient:
     # ------------------------------------------------------------------ contacts
 
     def _list_contacts(self, **kwargs) -> list[dict]:
-        out: list[dict] = []
-        for page in range(1, MAX_PAGES + 1):
-            body, _h = self._call(
-                lambda page=page: self.api.get_contacts(
-                    self.tenant_id,
-                    page=page,
-                    _preload_content=False,
-                    _request_timeout=self.timeout,
-                    **kwargs,
-                ),
-                is_write=False,
-            )
-            items = (body or {}).get("Contacts") or []
-            out.extend(items)
-            if len(items) < PAGE_SIZE:
-                break
-        return out
+        return self._all_pages(self._get_list(self.api.get_contacts, "Contacts", **kwargs))
 
     def list_contacts(self, if_modified_since=None) -> list[dict]:
         """Every contact (summary) created or changed since ``if_modified_since``, all pages."""
@@ -350,32 +348,13 @@ class XeroClient:
 
     # ------------------------------------------------------------------ payments
 
-    def get_payments(self, if_modified_since=None, page: int = 1) -> list[dict]:
-        kwargs = {}
-        if if_modified_since is not None:
-            kwargs["if_modified_since"] = if_modified_since
-        body, _h = self._call(
-            lambda: self.api.get_payments(
-                self.tenant_id,
-                page=page,
-                _preload_content=False,
-                _request_timeout=self.timeout,
-                **kwargs,
-            ),
-            is_write=False,
-        )
-        return list((body or {}).get("Payments") or [])
-
     def list_payments(self, if_modified_since=None) -> list[dict]:
         """Every page of GET /Payments (If-Modified-Since sent when given; some servers ignore
         it, so callers filter on UpdatedDateUTC as well: see payments.invoices_to_look_at)."""
-        out: list[dict] = []
-        for page in range(1, MAX_PAGES + 1):
-            items = self.get_payments(if_modified_since=if_modified_since, page=page)
-            out.extend(items)
-            if len(items) < PAGE_SIZE:
-                break
-        return out
+        kwargs = {}
+        if if_modified_since is not None:
+            kwargs["if_modified_since"] = if_modified_since
+        return self._all_pages(self._get_list(self.api.get_payments, "Payments", **kwargs))
 
     def get_payment(self, payment_id: str) -> dict:
         """GET /Payments/{id}; raises NotFound when Xero does not know it."""

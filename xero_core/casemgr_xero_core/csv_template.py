@@ -93,19 +93,29 @@ def _is_untaxed(tax_type) -> bool:
     return not tax_type or tax_type == NO_TAX_CODE
 
 
-def problems(inv: InvoiceData, no_tax_name: str = "") -> list[str]:
-    """What would make Xero's importer guess (or refuse): in plain words, naming the invoice."""
+def untaxed_lines(inv: InvoiceData, no_tax_name: str = "") -> list[int]:
+    """Line numbers (from 1) with no tax when no name of the no-tax rate is given: Xero's
+    importer would guess their tax rate (the caller words the problem)."""
+    if (no_tax_name or "").strip():
+        return []
     out = []
-    who = f"Invoice {inv.number}"
     for n, li in enumerate(inv.lines, start=1):
         if li.kind in ("note", "section"):
             continue
-        if _is_untaxed(li.tax_type) and not (no_tax_name or "").strip():
-            out.append(
-                f"{who}, line {n}: the line has no tax, and Xero's import needs the name of "
-                "the organisation's no-tax rate (e.g. 'No GST', 'No VAT', 'Tax Exempt')."
-            )
+        if li.tax_label and not li.tax_type:
+            continue  # a tax with no Xero rate: the validation names it (tax_unmapped)
+        if _is_untaxed(li.tax_type):
+            out.append(n)
     return out
+
+
+def problems(inv: InvoiceData, no_tax_name: str = "") -> list[str]:
+    """What would make Xero's importer guess (or refuse): in plain words, naming the invoice."""
+    return [
+        f"Invoice {inv.number}, line {n}: the line has no tax, and Xero's import needs the name "
+        "of the organisation's no-tax rate (e.g. 'No GST', 'No VAT', 'Tax Exempt')."
+        for n in untaxed_lines(inv, no_tax_name)
+    ]
 
 
 def invoice_rows(

@@ -13,12 +13,11 @@ from decimal import Decimal
 
 from .batching import MAX_INVOICES_PER_REQUEST
 from .errors import TransientError, ValidationError, XeroError
+from .mapping import META_EXPECTED_TOTAL
 from .results import ItemResult, to_decimal
 
 _logger = logging.getLogger(__name__)
 
-#: payload-side metadata key (never sent to Xero): the total Odoo expects Xero to compute
-META_EXPECTED_TOTAL = "_expected_total"
 MAX_ROUNDS = 3
 DEAD_STATUSES = ("DELETED", "VOIDED")
 
@@ -37,11 +36,6 @@ INVOICES = DocumentKind("Invoice", "InvoiceNumber", "put_invoices", "find_invoic
 CREDIT_NOTES = DocumentKind(
     "Credit note", "CreditNoteNumber", "put_credit_notes", "find_credit_notes_by_number"
 )
-
-
-def xero_json(payload: dict) -> dict:
-    """The payload without our metadata keys (those starting with ``_``)."""
-    return {k: v for k, v in payload.items() if not str(k).startswith("_")}
 
 
 def _expected_total(
@@ -183,7 +177,7 @@ def send_invoice_batch(
         if round_no:
             # a different body must not reuse the key (Xero would answer the cached response)
             key = f"{idempotency_key}-r{round_no}"
-        body = [xero_json(payloads[i]) for i in pending]
+        body = [payloads[i] for i in pending]  # the client drops our metadata keys
         try:
             answered = getattr(client, kind.put)(body, key)
         except ValidationError as err:

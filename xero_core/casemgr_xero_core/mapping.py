@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from .results import to_decimal
+from .validation import MAX_DESCRIPTION, MAX_NAME, invoice_problems
 
-LINE_AMOUNT_TYPES = ("Exclusive", "Inclusive", "NoTax")
-SENDABLE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
-MAX_DESCRIPTION = 4000
-MAX_NUMBER = 255
-MAX_NAME = 255
-_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 Q2 = Decimal("0.01")
 Q4 = Decimal("0.0001")
+#: payload-side metadata key (never sent to Xero): the total Odoo expects Xero to compute
 META_EXPECTED_TOTAL = "_expected_total"
 
 
@@ -55,6 +50,9 @@ class LineData:
     tracking: list[tuple[str, str]] = field(default_factory=list)
     kind: str = "line"  # 'line' | 'note' | 'section'
     tax_amount: Decimal | float | int | None = None
+    tax_count: int | None = None  # how many taxes the source line has (Xero takes one)
+    tax_label: str | None = None  # the source tax's name, for "not mapped" messages
+    tax_key: int | str | None = None  # the source tax's id (the caller's, e.g. to file a cause)
 
 
 @dataclass
@@ -74,17 +72,13 @@ class InvoiceData:
     total: Decimal | float | None = None
     subtotal: Decimal | float | None = None
     total_tax: Decimal | float | None = None
+    mixed_tax_inclusion: bool = False  # tax-included and tax-excluded prices on one invoice
 
 
 # --------------------------------------------------------------------------------- helpers
 
 
 _dec = to_decimal  # str() keeps a float's shortest repr: 0.1 -> Decimal("0.1")
-
-
-def _decimals(value: Decimal) -> int:
-    exp = value.normalize().as_tuple().exponent
-    return max(0, -exp) if isinstance(exp, int) else 0
 
 
 def _q(value, quantum: Decimal) -> Decimal | None:
@@ -211,79 +205,9 @@ def invoice_payload(inv: InvoiceData, number_prefix: str = "", with_meta: bool =
 
 
 def validate_invoice(inv: InvoiceData) -> list[str]:
-    """Problems Xero would reject (or that would make the export ambiguous), in plain words,
-    each naming the invoice and the field. Empty list = good to send."""
-    who = f"Invoice {inv.number or '(no number)'}"
-    errs: list[str] = []
-    if not _clean(inv.number):
-        errs.append(f"{who}: the invoice number is missing.")
-    elif len(str(inv.number)) > MAX_NUMBER:
-        errs.append(f"{who}: the invoice number is longer than {MAX_NUMBER} characters.")
-    if inv.contact is None or (not _clean(inv.contact.name) and not inv.contact.xero_contact_id):
-        errs.append(f"{who}: the customer (contact) has no name.")
-    elif inv.contact.name and len(inv.contact.name.strip()) > MAX_NAME:
-        errs.append(f"{who}: the customer name is longer than {MAX_NAME} characters.")
-    if not _iso(inv.date):
-        errs.append(f"{who}: the invoice date is missing.")
-    if not _iso(inv.due_date):
-        errs.append(f"{who}: the due date is missing.")
-    if not inv.currency or not _CURRENCY_RE.match(str(inv.currency).upper()):
-        errs.append(f"{who}: currency code {inv.currency!r} is not a 3-letter ISO code.")
-    if inv.currency_rate is not None and (_dec(inv.currency_rate) or 0) <= 0:
-        errs.append(f"{who}: the currency rate must be greater than zero.")
-    if inv.line_amount_types not in LINE_AMOUNT_TYPES:
-        errs.append(
-            f"{who}: line amount type {inv.line_amount_types!r} must be one of "
-            + ", ".join(LINE_AMOUNT_TYPES)
-            + "."
-        )
-    if inv.status not in SENDABLE_STATUSES:
-        errs.append(f"{who}: status {inv.status!r} cannot be sent to Xero.")
-    product_lines = [li for li in inv.lines if li.kind not in ("note", "section")]
-    if not product_lines:
-        errs.append(f"{who}: the invoice has no invoice lines.")
-    for n, li in enumerate(inv.lines, start=1):
-        desc = (li.description or "").strip()
-        label = f"{who}, line {n}" + (f" ({desc[:40]!r})" if desc else "")
-        if len(li.description or "") > MAX_DESCRIPTION:
-            errs.append(f"{label}: the description is longer than {MAX_DESCRIPTION} characters.")
-        if li.kind in ("note", "section"):
-            if not desc:
-                errs.append(f"{label}: a note/section line needs a text.")
-            continue
-        if not desc and not li.item_code:
-            errs.append(f"{label}: the description is empty.")
-        if not li.account_code and not li.item_code:
-            errs.append(f"{label}: no Xero account code (set it on the income account).")
-        if not li.tax_type and inv.line_amount_types != "NoTax":
-            errs.append(f"{label}: no Xero tax type (map the tax to a Xero tax rate).")
-        for fname, val, places in (
-            ("quantity", li.quantity, 4),
-            ("unit price", li.unit_amount, 4),
-            ("line amount", li.line_amount, 2),
-            ("discount", li.discount_rate, 4),
-        ):
-            d = _dec(val)
-            if val is not None and d is None:
-                errs.append(f"{label}: the {fname} {val!r} is not a number.")
-            elif d is not None and _decimals(d) > places:
-                errs.append(f"{label}: the {fname} {d} has more than {places} decimals.")
-        rate = _dec(li.discount_rate)
-        if rate is not None and not (0 <= rate <= 100):
-            errs.append(f"{label}: the discount {rate}% must be between 0 and 100.")
-        if len(li.tracking or []) > 2:
-            errs.append(f"{label}: Xero allows at most 2 tracking categories.")
-        qty, unit, amount = _dec(li.quantity), _dec(li.unit_amount), _dec(li.line_amount)
-        if qty is not None and unit is not None and amount is not None:
-            expected = qty * unit * (1 - (rate or Decimal(0)) / 100)
-            expected = expected.quantize(Q2, rounding=ROUND_HALF_UP)
-            if abs(expected - amount) > Decimal("0.005"):
-                errs.append(
-                    f"{label}: the line amount {amount} does not match quantity × unit price"
-                    + (f" less {rate}% discount" if rate else "")
-                    + f" ({expected})."
-                )
-    return errs
+    """English texts of ``validation.invoice_problems`` (the addon renders them translated).
+    Empty list = good to send."""
+    return [p.message() for p in invoice_problems(inv)]
 
 
 # --------------------------------------------------------------------------------- settings

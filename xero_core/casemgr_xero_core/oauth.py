@@ -61,6 +61,31 @@ def token_expired(token: dict | None, now: float | None = None, leeway: float = 
     return float(expires_at) - leeway <= now
 
 
+def still_valid(current: dict | None, stale: dict | None) -> bool:
+    """Token rotation policy, under the caller's row lock: ``current`` (the stored pair, read
+    again) is usable as is when it is not the one the caller found stale and has not expired:
+    another worker rotated it meanwhile, and the refresh token must not be spent twice."""
+    stale_access = (stale or {}).get("access_token")
+    return bool(
+        current
+        and current.get("access_token")
+        and current["access_token"] != stale_access
+        and not token_expired(current)
+    )
+
+
+def renew(
+    endpoints: XeroEndpoints, client_id: str, client_secret: str, current: dict, custom: bool
+) -> dict:
+    """A new token: client credentials for a custom connection, else the refresh token
+    (none stored: ReconnectRequired, someone must connect again)."""
+    if custom:
+        return client_credentials_token(endpoints, client_id, client_secret)
+    if not current.get("refresh_token"):
+        raise ReconnectRequired(message="No refresh token: connect to Xero again.", status=None)
+    return refresh_token(endpoints, client_id, client_secret, current["refresh_token"])
+
+
 def _basic(client_id: str, client_secret: str) -> str:
     raw = f"{client_id}:{client_secret}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")

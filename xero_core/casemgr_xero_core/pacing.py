@@ -9,7 +9,6 @@ Successful responses carry ``X-MinLimit-Remaining``, ``X-DayLimit-Remaining``,
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -119,11 +118,3 @@ def not_before(now: datetime, info: RateInfo | None) -> datetime | None:
     if info.app_min_remaining is not None and info.app_min_remaining < MIN_REMAINING_THRESHOLD:
         candidates.append(_next_window(now))
     return max(candidates) if candidates else None
-
-
-def backoff(attempt: int, base: float = 2.0, cap: float = 300.0, jitter: float = 0.25) -> float:
-    """Exponential backoff in seconds for attempt 1, 2, 3… with +/- ``jitter`` ratio, capped."""
-    attempt = max(1, int(attempt))
-    raw = min(cap, base * (2 ** (attempt - 1)))
-    spread = raw * jitter
-    return max(0.0, min(cap, raw + random.uniform(-spread, spread)))

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
 LIVE = "AUTHORISED"
 GONE = ("DELETED", "VOIDED")
@@ -166,3 +167,36 @@ def invoices_to_look_at(
         if changed or gone_but_bound:
             seen.setdefault(inv_id, None)
     return list(seen)
+
+
+def is_locked(on: date | None, lock_date: date | None) -> bool:
+    """A payment dated ``on`` falls in a period locked until ``lock_date`` (inclusive)."""
+    return bool(on and lock_date and on <= lock_date)
+
+
+def check_payment(
+    on: date | None,
+    amount,
+    lock_date: date | None,
+    amount_in_invoice_currency,
+    amount_due,
+    decimals: int = 2,
+) -> str | None:
+    """Why a Xero payment cannot be registered against its invoice as it is, or None:
+    ``no_date``, ``locked`` (dated in a locked period), ``not_positive``, ``above_due`` (more
+    than the invoice still owes: its other payments or credit notes differ from Xero's).
+    Amounts are compared at the currency's ``decimals``, rounded half up."""
+    if not on:
+        return "no_date"
+    if is_locked(on, lock_date):
+        return "locked"
+    quantum = Decimal(1).scaleb(-decimals)
+
+    def q(value):
+        return Decimal(str(value or 0)).quantize(quantum, rounding=ROUND_HALF_UP)
+
+    if q(amount) <= 0:
+        return "not_positive"
+    if q(amount_in_invoice_currency) > q(amount_due):
+        return "above_due"
+    return None

@@ -31,6 +31,15 @@ class ItemResult:
     def message(self) -> str:
         return "; ".join(self.messages)
 
+    @property
+    def outcome(self) -> str:
+        """What this answer makes of the document: ``sent`` (Xero holds it), ``queued``
+        (not Xero's judgement: send again, after a lookup) or ``failed`` (Xero's messages say
+        why; a total mismatch keeps ``xero_id``, the document exists there)."""
+        if self.ok:
+            return "sent"
+        return "queued" if self.retryable else "failed"
+
 
 def to_decimal(value) -> Decimal | None:
     if value is None or value == "":

@@ -1,4 +1,5 @@
 import json
+import threading
 import time
 
 import pytest
@@ -208,14 +209,27 @@ def test_payments_create_list_delete(make_client, xero):
         }
     )
     assert pay["Status"] == "AUTHORISED"
-    listed = client.get_payments()
+    listed = client.list_payments()
     assert [p["PaymentID"] for p in listed] == [pay["PaymentID"]]
     deleted = client.delete_payment(pay["PaymentID"])
     assert deleted["Status"] == "DELETED"
-    assert client.get_payments()[0]["Status"] == "DELETED"
+    assert client.list_payments()[0]["Status"] == "DELETED"
     assert client.get_invoices_by_ids([r.xero_id])[r.xero_id]["InvoiceNumber"] == "INV-00001"
 
 
 def test_put_invoices_limit(make_client):
     with pytest.raises(ValueError):
         make_client().put_invoices(payloads(51), "k")
+
+
+def test_proxy_wait_for_forwarded_request(make_client, xero_proxy):
+    client = make_client(xero_proxy.url)
+    xero_proxy.delay(2, method="PUT", path_prefix="/api.xro/2.0/Invoices", after_forward=True)
+    assert not xero_proxy.wait_for("PUT", "/api.xro/2.0/Invoices", timeout=0.1)
+    thread = threading.Thread(target=client.put_invoices, args=(payloads(1), "held"))
+    thread.start()
+    try:
+        # the answer is held for 2 s, but xero-local has stored the invoice long before
+        assert xero_proxy.wait_for("PUT", "/api.xro/2.0/Invoices", forwarded=True, timeout=1.5)
+    finally:
+        thread.join(10)

@@ -184,3 +184,11 @@ def invoice_payload_for(inv):
     from casemgr_xero_core.mapping import invoice_payload
 
     return invoice_payload(inv, with_meta=False)
+
+
+def test_item_outcome_classification():
+    from casemgr_xero_core.results import ItemResult
+
+    assert ItemResult(0, "A", ok=True, xero_id="x").outcome == "sent"
+    assert ItemResult(0, "A", ok=False, retryable=True).outcome == "queued"
+    assert ItemResult(0, "A", ok=False, xero_id="x", messages=["total"]).outcome == "failed"

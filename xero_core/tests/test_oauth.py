@@ -75,3 +75,26 @@ def test_token_expired():
     assert oauth.token_expired({"access_token": "a", "expires_at": now + 30}, now=now)
     assert not oauth.token_expired({"access_token": "a", "expires_at": now + 120}, now=now)
     assert not oauth.token_expired({"access_token": "a"}, now=now)
+
+
+def test_rotation_policy_uses_a_pair_another_worker_rotated():
+    import time as _time
+
+    from casemgr_xero_core.oauth import still_valid
+
+    fresh = {"access_token": "new", "refresh_token": "r2", "expires_at": _time.time() + 1800}
+    assert still_valid(fresh, {"access_token": "old"})
+    assert not still_valid(fresh, {"access_token": "new"})  # the one we found stale
+    assert not still_valid({**fresh, "expires_at": _time.time()}, {"access_token": "old"})
+    assert not still_valid({"access_token": None}, None)
+
+
+def test_renew_without_refresh_token_needs_reconnect():
+    import pytest
+
+    from casemgr_xero_core.endpoints import XeroEndpoints
+    from casemgr_xero_core.errors import ReconnectRequired
+    from casemgr_xero_core.oauth import renew
+
+    with pytest.raises(ReconnectRequired):
+        renew(XeroEndpoints(), "cid", "secret", {"refresh_token": None}, custom=False)

@@ -132,3 +132,18 @@ def test_list_payments_paginates_and_get_payment(make_client, xero):
     assert client.get_payment(created[0]["PaymentID"])["Status"] == "DELETED"
     with pytest.raises(NotFound):
         client.get_payment("00000000-0000-0000-0000-000000000000")
+
+
+def test_payment_sanity_checks():
+    import datetime as dt
+
+    from casemgr_xero_core.payments import check_payment
+
+    day, lock = dt.date(2024, 3, 1), dt.date(2024, 2, 29)
+    assert check_payment(day, 100, lock, 100, 100) is None
+    assert check_payment(None, 100, None, 0, 100) == "no_date"
+    assert check_payment(lock, 100, lock, 100, 100) == "locked"
+    assert check_payment(day, 0.004, None, 0.004, 100) == "not_positive"
+    assert check_payment(day, 100.01, None, 100.01, 100) == "above_due"
+    assert check_payment(day, 100.004, None, 100.004, 100) is None  # within the cent
+    assert check_payment(day, 5, None, 5, 10, decimals=0) is None

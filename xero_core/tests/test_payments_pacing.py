@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
 from casemgr_xero_core.batching import chunks
-from casemgr_xero_core.pacing import RateInfo, backoff, not_before, parse_rate_headers
+from casemgr_xero_core.pacing import RateInfo, not_before, parse_rate_headers
 from casemgr_xero_core.payments import diff_payments
 
 
@@ -46,12 +46,6 @@ def test_not_before():
     assert not_before(now, RateInfo(min_remaining=0)) == now + timedelta(seconds=60)
     assert not_before(now, RateInfo(day_remaining=0)) >= now + timedelta(minutes=30)
     assert not_before(now, RateInfo(problem="day")) >= now + timedelta(minutes=30)
-
-
-def test_backoff_capped_with_jitter():
-    vals = [backoff(a) for a in range(1, 20)]
-    assert all(0 <= v <= 300 for v in vals)
-    assert 1.5 <= backoff(1) <= 2.5 and backoff(30) <= 300
 
 
 def test_chunks():

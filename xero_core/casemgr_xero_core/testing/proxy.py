@@ -37,6 +37,7 @@ class Recorded:
     headers: dict
     body: bytes
     action: str = "forward"
+    forwarded: bool = False  # upstream (xero-local) answered it: it stored what was sent
 
 
 @dataclass
@@ -132,6 +133,7 @@ class FaultProxy:
         self.requests: list[Recorded] = []
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a request arrived or was forwarded
         self._per_minute: int | None = None
         self._window: deque[float] = deque()
         self._day_count = 0
@@ -218,6 +220,32 @@ class FaultProxy:
                 if (method is None or r.method == method) and r.path.startswith(path_prefix)
             )
 
+    def wait_for(
+        self,
+        method: str | None = None,
+        path_prefix: str = "/",
+        count: int = 1,
+        forwarded: bool = False,
+        timeout: float = 30.0,
+    ) -> bool:
+        """Block until ``count`` matching requests have arrived (``forwarded``: and xero-local
+        has answered them, i.e. stored what they sent). False if ``timeout`` passes first."""
+
+        def enough() -> bool:
+            return (
+                sum(
+                    1
+                    for r in self.requests
+                    if (method is None or r.method == method)
+                    and r.path.startswith(path_prefix)
+                    and (r.forwarded or not forwarded)
+                )
+                >= count
+            )
+
+        with self._changed:
+            return self._changed.wait_for(enough, timeout)
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -270,8 +298,9 @@ class FaultProxy:
         body = h.rfile.read(length) if length else b""
         headers = {k: v for k, v in h.headers.items()}
         rec = Recorded(method, path, query, headers, body)
-        with self._lock:
+        with self._changed:
             self.requests.append(rec)
+            self._changed.notify_all()
         rules = {r.action: r for r in self._take_rules(method, path)}
 
         if "delay" in rules:
@@ -341,6 +370,9 @@ class FaultProxy:
             rec.action = f"upstream error {exc!r}"
             self._reply(h, 502, {}, b"upstream unavailable")
             return
+        with self._changed:
+            rec.forwarded = True
+            self._changed.notify_all()
         if "delay_after" in rules:
             time.sleep(rules["delay_after"].seconds)
         if "drop_after" in rules:

@@ -1,0 +1,77 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Drift: does Xero still hold what we exported? (the cron files cards, the wizard reports)"""
+
+import logging
+
+from casemgr_xero_core.drift import OdooDocument, compare
+from casemgr_xero_core.errors import XeroError
+
+from odoo import api, models
+
+_logger = logging.getLogger(__name__)
+
+
+class XeroDrift(models.AbstractModel):
+    _name = "xero.drift"
+    _description = "Xero drift check service"
+
+    def _xero_drift_differences(self, conn, moves=None):
+        """([(move, drift.Difference)], checked moves) for this connection's exported invoices
+        (only ``moves`` among them when given)."""
+        conn.ensure_one()
+        domain = [("xero_connection_id", "=", conn.id), ("xero_state", "=", "sent")]
+        if moves is not None:
+            domain.append(("id", "in", moves.ids))
+        moves = self.env["account.move"].search(domain)
+        if not moves:
+            return [], moves
+        invoices = moves.filtered(lambda m: m.move_type == "out_invoice")
+        xero = conn._xero_client().get_invoices_by_ids(invoices.mapped("xero_invoice_id"))
+        documents = [
+            OdooDocument(
+                key=m.id,
+                number=m.name,
+                xero_id=m.xero_invoice_id,
+                total=m.amount_total,
+                amount_due=m.amount_residual,
+                paid=m.payment_state in ("paid", "in_payment"),
+            )
+            for m in invoices
+        ]
+        by_id = {m.id: m for m in invoices}
+        return [(by_id[d.key], d) for d in compare(documents, xero)], invoices
+
+    @api.model
+    def _cron_xero_drift(self):
+        """File one 'drift' failure per differing invoice; resolve those that match again."""
+        Failure = self.env["xero.failure"]
+        for conn in self.env["xero.connection"].search([("state", "=", "connected")]):
+            try:
+                differences, checked = self.with_company(conn.company_id)._xero_drift_differences(
+                    conn.with_company(conn.company_id)
+                )
+            except XeroError as exc:
+                _logger.warning("Xero drift check of connection %s failed: %s", conn.id, exc)
+                continue
+            by_move = {}
+            for move, diff in differences:
+                by_move.setdefault(move, []).append(diff.message)
+            for move, messages in by_move.items():
+                Failure._xero_report("drift", move, "\n".join(messages), conn)
+            if checked:
+                Failure._xero_resolve(
+                    "drift", checked.filtered(lambda m, bad=by_move: m not in bad)
+                )
+        return True
+
+    def _xero_drift_report(self, conn):
+        """The drift report wizard of ``conn``, filled."""
+        wizard = self.env["xero.drift.wizard"].create({"connection_id": conn.id})
+        wizard.action_xero_check()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "xero.drift.wizard",
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }

@@ -1,0 +1,197 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""How the export files its failures: one card per cause (an unmapped tax, a contact Xero
+refused) listing the invoices it blocks, and a drift card for an invoice Xero holds with
+another total."""
+
+from decimal import Decimal
+
+from casemgr_xero_core.errors import XeroError
+
+from odoo import api, fields, models
+from odoo.tools import formatLang
+
+CAUSE_KINDS = ("mapping", "contact")
+
+
+class XeroCause(str):
+    """A problem line whose cause is one record a person fixes once for every invoice it
+    blocks (an unmapped tax, a contact Xero refused): filed as one card per cause."""
+
+    def __new__(cls, text, kind, record):
+        obj = super().__new__(cls, text)
+        obj.xero_kind = kind
+        obj.xero_model = record._name
+        obj.xero_res_id = record.id
+        return obj
+
+
+class XeroProblems(str):
+    """Problem lines joined into one message that remembers which lines have a cause."""
+
+    def __new__(cls, lines):
+        obj = super().__new__(cls, "\n".join(lines))
+        obj.xero_causes = [line for line in lines if isinstance(line, XeroCause)]
+        obj.xero_other = [line for line in lines if not isinstance(line, XeroCause)]
+        return obj
+
+
+class XeroFailure(models.Model):
+    _inherit = "xero.failure"
+
+    # ------------------------------------------------------------------
+    # Filing from the export (cause cards, sent-with-a-difference)
+    # ------------------------------------------------------------------
+    @api.model
+    def _xero_report_export(self, messages, connection):
+        """Xero refused (or we did not send) these invoices ({move: message}): one card per
+        cause (unmapped tax, contact) listing every invoice it blocks (bumped once per run,
+        not once per invoice), and an invoice's own card only for its other problems."""
+        by_cause = {}
+        for move, message in messages.items():
+            for cause in getattr(message, "xero_causes", None) or []:
+                key = (cause.xero_kind, cause.xero_model, cause.xero_res_id)
+                by_cause.setdefault(key, (cause, self.env["account.move"]))
+                by_cause[key] = (by_cause[key][0], by_cause[key][1] | move)
+        cards = {}
+        for (kind, model, res_id), (cause, moves) in by_cause.items():
+            record = self.env[model].browse(res_id)
+            card = self._xero_report(kind, record, self._xero_cause_text(cause, record), connection)
+            if card.state == "ignored":
+                continue
+            if card.attempts == 1 and card.name == record.display_name:
+                card.name = self._xero_cause_title(kind, record)
+            card.move_ids = [fields.Command.link(m.id) for m in moves]
+            for move in moves:
+                cards[move] = cards.get(move, self.browse()) | card
+        result = self.browse()
+        for move, message in messages.items():
+            keep = cards.get(move, self.browse())
+            self._xero_release_moves(move, keep)
+            result |= keep
+            causes = getattr(message, "xero_causes", None)
+            if causes and not getattr(message, "xero_other", None):
+                self._xero_resolve("invoice_export", move, connection)
+            else:
+                result |= self._xero_report("invoice_export", move, message, connection)
+        return result
+
+    def _xero_cause_title(self, kind, record):
+        if kind == "mapping" and record._name == "account.tax":
+            return self.env._("Map tax %s", record.display_name)
+        if kind == "contact":
+            return self.env._("Contact %s", record.display_name)
+        return record.display_name
+
+    def _xero_cause_text(self, cause, record):
+        if cause.xero_kind == "mapping" and record._name == "account.tax":
+            return self.env._(
+                "Tax %(tax)s has no Xero tax type: map it under Invoicing > Configuration > "
+                "Xero > Tax types, then press Retry: every invoice listed on this card is sent.",
+                tax=record.display_name,
+            )
+        if cause.xero_kind == "contact":
+            return self.env._(
+                "Customer %(partner)s could not be matched or created in Xero (field Customer). "
+                "Fix the customer (name, e-mail, reference) or its contact in Xero, then press "
+                "Retry: every invoice listed on this card is sent.",
+                partner=record.display_name,
+            )
+        return str(cause)
+
+    @api.model
+    def _xero_release_moves(self, moves, keep=None):
+        """``moves`` are no longer blocked by the cause cards other than ``keep``: take them off
+        those cards; a card left with no invoice is resolved."""
+        cards = self.sudo().search(
+            [
+                ("kind", "in", CAUSE_KINDS),
+                ("move_ids", "in", moves.ids),
+                ("state", "in", ("open", "retrying")),
+            ]
+        ) - (keep or self.browse())
+        for card in cards:
+            card.move_ids = [fields.Command.unlink(m.id) for m in moves]
+            if not card.move_ids:
+                card.state = "resolved"
+
+    @api.model
+    def _xero_report_sent(self, moves, messages, connection):
+        """``moves`` are in Xero: they leave their cause cards; those with a message (Xero's
+        total differs) get a drift card saying by how much and why it may."""
+        self._xero_release_moves(moves)
+        for move in moves:
+            if messages.get(move.id):
+                self._xero_report("drift", move, messages[move.id], connection)
+
+    @api.model
+    def _xero_total_mismatch_message(self, connection, client, move, xero_total):
+        """Why Xero's total may differ from Odoo's: each tax's rate against its Xero tax
+        type's rate (when Xero lists its tax rates), else rounding."""
+        xero_total = Decimal(str(xero_total))
+        odoo_total = Decimal(str(move.amount_total))
+        diff = xero_total - odoo_total
+        cur = move.currency_id
+        lines = [
+            self.env._(
+                "Invoice %(inv)s is in Xero, but Xero's total %(xero)s differs from Odoo's "
+                "%(odoo)s by %(diff)s.",
+                inv=move.name,
+                xero=formatLang(self.env, float(xero_total), currency_obj=cur),
+                odoo=formatLang(self.env, float(odoo_total), currency_obj=cur),
+                diff=formatLang(self.env, float(diff), currency_obj=cur),
+            )
+        ]
+        mappings = {
+            m.tax_id: m.xero_tax_type
+            for m in self.env["xero.tax.mapping"]
+            .sudo()
+            .search([("connection_id", "=", connection.id)])
+        }
+        rates = None
+        try:
+            listed = client.get_tax_rates()
+            if listed is not None:
+                rates = {r.get("TaxType"): r for r in listed}
+        except XeroError:
+            rates = None
+        reasons = []
+        for tax in move.invoice_line_ids.tax_ids:
+            tax_type = mappings.get(tax)
+            if not tax_type:
+                continue
+            xero_rate = (rates or {}).get(tax_type, {}).get("EffectiveRate")
+            if xero_rate is None:
+                xero_rate = (rates or {}).get(tax_type, {}).get("DisplayTaxRate")
+            if xero_rate is not None and Decimal(str(xero_rate)) != Decimal(str(tax.amount)):
+                reasons.append(
+                    self.env._(
+                        "tax %(tax)s (%(rate)s%%) is sent as Xero tax type %(type)s, whose rate "
+                        "in Xero is %(xrate)s%%: map it to a tax type of the same rate",
+                        tax=tax.display_name,
+                        rate=tax.amount,
+                        type=tax_type,
+                        xrate=xero_rate,
+                    )
+                )
+            elif xero_rate is None:
+                reasons.append(
+                    self.env._(
+                        "tax %(tax)s (%(rate)s%%) is sent as Xero tax type %(type)s: check that "
+                        "type's rate in Xero",
+                        tax=tax.display_name,
+                        rate=tax.amount,
+                        type=tax_type,
+                    )
+                )
+        if not reasons or abs(diff) <= Decimal("0.01") * max(len(move.invoice_line_ids), 1):
+            reasons.append(
+                self.env._("rounding: Xero rounds the tax of each line, Odoo may round globally")
+            )
+        lines.append(self.env._("Why it may: %s.", "; ".join(reasons)))
+        lines.append(
+            self.env._(
+                "It is marked sent (do not send it again): correct it in Xero or in Odoo, "
+                "then Retry compares it again."
+            )
+        )
+        return "\n".join(lines)

@@ -1,0 +1,304 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""The payment import service: webhook events and the poll say which invoices to look at.
+
+Per connection, the payments cron:
+
+1. marks events of categories it does not handle ``ignored``;
+2. polls ``GET /Payments`` when the poll interval has elapsed (or when forced) and keeps the
+   invoices whose payments changed since the last poll;
+3. adds the invoices that still have an open ``payment_import`` failure (retry once the cause
+   is fixed);
+4. reconciles each invoice once (``xero.payment.reconcile``) and closes the events about it,
+   one commit per invoice (the transaction policy is in ``xero_export.py``).
+"""
+
+import logging
+import secrets
+from datetime import timedelta
+
+from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
+from casemgr_xero_core.payments import invoices_to_look_at
+
+from odoo import api, fields, models
+
+from ..tools import commit_batch
+
+_logger = logging.getLogger(__name__)
+
+HANDLED_CATEGORIES = ("INVOICE",)
+MAX_INVOICES_PER_RUN = 500
+WEBHOOK_PATH = "/xero/webhook/%s"
+
+
+class XeroPaymentImport(models.AbstractModel):
+    _name = "xero.payment.import"
+    _description = "Xero payment import service"
+
+    @api.model
+    def _cron_xero_payments(self, force_poll=False):
+        """Mirror Xero's payments, connection by connection (each in its company)."""
+        cron = self.env.ref("casemgr_xero.ir_cron_xero_payments")
+        commit_batch(self.env)  # whatever ran before us is committed; a fresh snapshot
+        connections = self.env["xero.connection"].search(
+            [("payments_enabled", "=", True), ("state", "=", "connected")]
+        )
+        done, more = 0, False
+        for conn in connections:
+            service = self.with_company(conn.company_id)
+            try:
+                n, left = service._xero_process_connection(
+                    conn.with_company(conn.company_id), force_poll=force_poll
+                )
+                done += n
+                more |= left
+            except RateLimited as exc:
+                retry = max(exc.retry_after or 60.0, 1.0)
+                self.env["xero.api"]._xero_pause_until(
+                    conn, fields.Datetime.now() + timedelta(seconds=retry)
+                )
+                cron._trigger(at=fields.Datetime.now() + timedelta(seconds=retry + 1))
+            except AuthError as exc:
+                self.env["xero.failure"].sudo()._xero_report("auth", conn, str(exc), conn)
+                commit_batch(self.env)
+            except XeroError as exc:
+                _logger.warning("Xero payments for connection %s deferred: %s", conn.id, exc)
+                cron._trigger(at=fields.Datetime.now() + timedelta(seconds=60))
+        self.env["ir.cron"]._notify_progress(
+            done=done, remaining=self._xero_pending() if more else 0
+        )
+        if more:
+            cron._trigger()
+        return True
+
+    def _xero_pending(self):
+        self.env.cr.execute(
+            """
+            SELECT count(DISTINCT resource_id) FROM xero_webhook_event
+             WHERE state IN ('new', 'failed') AND event_category IN %s
+            """,
+            [HANDLED_CATEGORIES],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _xero_process_connection(self, conn, force_poll=False, limit=MAX_INVOICES_PER_RUN):
+        """Reconcile what the events, the poll and open failures point at.
+
+        Returns (invoices reconciled, True if work remains)."""
+        wait = self.env["xero.api"]._xero_paused(conn)
+        if wait:
+            self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger(
+                at=fields.Datetime.now() + timedelta(seconds=wait + 1)
+            )
+            return 0, False
+        self._xero_ignore_unhandled(conn)
+        commit_batch(self.env)
+        client = conn._xero_client()
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT resource_id
+              FROM xero_webhook_event
+             WHERE connection_id = %s AND state IN ('new', 'failed')
+               AND event_category IN %s
+             GROUP BY resource_id
+             ORDER BY MIN(id)
+             LIMIT %s
+            """,
+            [conn.id, HANDLED_CATEGORIES, limit + 1],
+        )
+        from_events = [r[0] for r in cr.fetchall()]
+        more = len(from_events) > limit
+        wanted = dict.fromkeys(from_events[:limit])
+
+        poll_started = None
+        now = fields.Datetime.now()
+        interval = timedelta(minutes=max(conn.payment_poll_interval or 0, 0))
+        if force_poll or not conn.last_payment_poll or conn.last_payment_poll + interval <= now:
+            poll_started = now
+            wanted.update(dict.fromkeys(self._xero_poll_invoice_ids(conn, client)))
+
+        failed_moves = (
+            self.env["xero.failure"]
+            .sudo()
+            .search(
+                [
+                    ("kind", "=", "payment_import"),
+                    ("connection_id", "=", conn.id),
+                    ("res_model", "=", "account.move"),
+                    ("state", "in", ("open", "retrying")),
+                ]
+            )
+        )
+        if failed_moves:
+            moves = self.env["account.move"].sudo().browse(failed_moves.mapped("res_id")).exists()
+            wanted.update(dict.fromkeys(m.xero_invoice_id for m in moves if m.xero_invoice_id))
+
+        for xero_invoice_id in wanted:
+            self._xero_process_invoice(conn, client, xero_invoice_id)
+        if poll_started:
+            # After the last call to Xero: a token refresh locks the connection row.
+            conn.sudo().last_payment_poll = poll_started
+            commit_batch(self.env)
+        return len(wanted), more
+
+    def _xero_ignore_unhandled(self, conn):
+        self.env.cr.execute(
+            """
+            UPDATE xero_webhook_event
+               SET state = 'ignored', message = %s, processed_at = now() at time zone 'UTC',
+                   write_date = now() at time zone 'UTC'
+             WHERE connection_id = %s AND state = 'new' AND event_category NOT IN %s
+            """,
+            [
+                self.env._("Only invoice events can carry payment changes."),
+                conn.id,
+                HANDLED_CATEGORIES,
+            ],
+        )
+
+    def _xero_poll_invoice_ids(self, conn, client):
+        """InvoiceIDs, among those exported through ``conn``, whose payments changed since the
+        last poll (GET /Payments, every page, filtered client-side on UpdatedDateUTC)."""
+        since = conn.last_payment_poll or None  # never polled: every payment
+        payments = client.list_payments(if_modified_since=since)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT xero_payment_id FROM account_payment
+             WHERE company_id = %s AND xero_payment_id IS NOT NULL
+               AND state NOT IN ('canceled', 'rejected')
+            """,
+            [conn.company_id.id],
+        )
+        bound = {r[0] for r in self.env.cr.fetchall()}
+        candidates = invoices_to_look_at(payments, since, bound)
+        if not candidates:
+            return []
+        self.env.cr.execute(
+            """
+            SELECT xero_invoice_id FROM account_move
+             WHERE xero_connection_id = %s AND xero_invoice_id IN %s
+            """,
+            [conn.id, tuple(candidates)],
+        )
+        ours = {r[0] for r in self.env.cr.fetchall()}
+        return [i for i in candidates if i in ours]
+
+    def _xero_process_invoice(self, conn, client, xero_invoice_id):
+        """One transaction: reconcile this invoice, close the events about it, commit.
+
+        The events are picked before Xero is read (a later one waits for the next run) and
+        closed after it: no row is locked while Xero is called."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT id FROM xero_webhook_event
+             WHERE connection_id = %s AND resource_id = %s AND state IN ('new', 'failed')
+               AND event_category IN %s
+            """,
+            [conn.id, xero_invoice_id, HANDLED_CATEGORIES],
+        )
+        event_ids = [r[0] for r in cr.fetchall()]
+        env = self.env(su=True)
+        results = env["xero.payment.reconcile"]._xero_sync_invoice_payments(
+            conn.with_env(env), [xero_invoice_id], client=client
+        )
+        state, message = results.get(xero_invoice_id, ("done", False))
+        if event_ids:
+            env.flush_all()
+            cr.execute(
+                """
+                UPDATE xero_webhook_event
+                   SET state = %s, message = %s, attempts = attempts + 1,
+                       processed_at = now() at time zone 'UTC',
+                       write_date = now() at time zone 'UTC'
+                 WHERE id IN %s AND state IN ('new', 'failed')
+                """,
+                [state, message or None, tuple(event_ids)],
+            )
+        commit_batch(self.env)
+        return state
+
+
+class XeroConnection(models.Model):
+    """What a connection needs to import payments: settings, webhook, the poll button."""
+
+    _inherit = "xero.connection"
+
+    payments_enabled = fields.Boolean(
+        string="Import payments", help="Mirror payments made in Xero as Odoo payments."
+    )
+    # The key and the URL are the Xero app's, shared by its connections (xero_app.py).
+    webhook_key = fields.Char(related="app_id.webhook_key", readonly=False, store=False)
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    payment_poll_interval = fields.Integer(
+        string="Poll interval (minutes)",
+        default=10,
+        help="How often the payments cron also asks Xero for payments changed since the last "
+        "poll (catches anything a webhook missed). 0 = at every run.",
+    )
+    last_payment_poll = fields.Datetime(copy=False, readonly=True)
+    payment_journal_ids = fields.One2many(
+        "xero.payment.journal", "connection_id", string="Payment journals"
+    )
+
+    default_payment_journal_id = fields.Many2one(
+        "account.journal",
+        string="Default payment journal",
+        compute="_compute_default_payment_journal_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        domain="[('type', '=', 'bank'), ('company_id', '=', company_id)]",
+        help="Payments made in Xero to a bank account with no mapping below are registered "
+        "in this journal (when its currency is the payment's). Set from the company's bank "
+        "journal: the only one, else the first.",
+    )
+
+    @api.depends("company_id", "app_id")
+    def _compute_webhook_url(self):
+        for conn in self:
+            if conn.app_id:
+                conn.webhook_url = conn.app_id.webhook_url
+            else:
+                conn.webhook_url = conn.get_base_url() + WEBHOOK_PATH % (conn.id or "<id>")
+
+    @api.depends("company_id")
+    def _compute_default_payment_journal_id(self):
+        for conn in self:
+            if conn.default_payment_journal_id.company_id == conn.company_id:
+                continue
+            conn.default_payment_journal_id = (
+                self.env["account.journal"]
+                .sudo()
+                .search(
+                    [("type", "=", "bank"), ("company_id", "=", conn.company_id.id)],
+                    order="sequence, id",
+                    limit=1,
+                )
+                .id
+            )
+
+    def action_xero_generate_webhook_key(self):
+        self.ensure_one()
+        self.sudo().webhook_key = secrets.token_urlsafe(48)
+        return True
+
+    def action_xero_sync_payments(self):
+        """Have the payments cron run now and poll Xero whatever the interval says."""
+        now = fields.Datetime.now()
+        for conn in self.sudo():
+            due = now - timedelta(minutes=max(conn.payment_poll_interval or 0, 0))
+            if conn.last_payment_poll and conn.last_payment_poll > due:
+                conn.last_payment_poll = due
+        self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Xero payments"),
+                "message": self.env._("The payments import runs in the background now."),
+                "type": "info",
+                "sticky": False,
+            },
+        }
