@@ -12,6 +12,7 @@ from casemgr_xero_core.csv_template import (
     write_csv_files,
 )
 from casemgr_xero_core.mapping import ContactData, LineData
+from casemgr_xero_core.validation import invoice_problems
 
 from helpers import make_invoice
 
@@ -134,3 +135,16 @@ def test_written_files_parse_back():
     assert rows[0]["*InvoiceDate"] == "2024-06-01"
     assert {r["*TaxType"] for r in rows if r["*Quantity"]} == {"15% GST on Income"}
     assert files[0].content.count(b"\r\n") == 9
+
+
+def test_unmapped_tax_is_not_reported_as_untaxed():
+    """A line whose tax has no Xero rate is the validation's problem (tax_unmapped), named
+    once: the file's no-tax check leaves it out."""
+    from casemgr_xero_core.csv_template import untaxed_lines
+
+    unmapped = LineData("Fee", 1, 10, 10, account_code="200", tax_label="GST 15%", tax_key=7)
+    untaxed = LineData("Disbursement", 1, 10, 10, account_code="200", tax_type="NONE")
+    inv = make_invoice(3, lines=[unmapped, untaxed])
+    assert untaxed_lines(inv) == [2]
+    assert untaxed_lines(inv, "No GST") == []
+    assert [p.code for p in invoice_problems(inv)] == ["tax_unmapped"]
