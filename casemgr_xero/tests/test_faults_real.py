@@ -232,7 +232,9 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         self.assertEqual(sum(claimed[0]) + sum(claimed[1]), 120, claimed)
         # SKIP LOCKED: both workers got batches while the other held its claim.
         self.assertTrue(claimed[0] and claimed[1], claimed)
-        self.assertEqual(self.proxy.count("PUT", INVOICES), 3)
+        # One PUT per claimed batch, never more (how 120 split between the two workers depends
+        # on which rows the other held when each claimed: 3 or 4 batches).
+        self.assertEqual(self.proxy.count("PUT", INVOICES), len(claimed[0]) + len(claimed[1]))
         self._assert_exactly_once(move_ids)
 
     def test_worker_killed_mid_batch_is_looked_up_not_resent(self):
