@@ -108,10 +108,6 @@ class XeroConnection(models.Model):
     not_before = fields.Datetime(
         copy=False, readonly=True, help="No Xero call is made before this time (rate limits)."
     )
-    # Dashboard
-    xero_failure_count = fields.Integer(
-        string="Open failures", compute="_compute_xero_failure_count"
-    )
 
     _sql_constraints = [
         (
@@ -248,25 +244,6 @@ class XeroConnection(models.Model):
             conn._xero_save_token(new)
         return new
 
-    @api.depends("company_id")
-    def _compute_xero_failure_count(self):
-        counts = dict(
-            self.env["xero.failure"]._read_group(
-                [("connection_id", "in", self.ids), ("state", "in", ("open", "retrying"))],
-                ["connection_id"],
-                ["__count"],
-            )
-        )
-        for conn in self:
-            conn.xero_failure_count = counts.get(conn._origin, 0)
-
-    def action_xero_open_failures(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("casemgr_xero.xero_failure_action")
-        action["domain"] = [("connection_id", "=", self.id)]
-        action["context"] = {"search_default_open": 1}
-        return action
-
     def _xero_client(self):
         """A pure-layer client bound to this connection's tenant and shared token state."""
         return self.env["xero.api"]._xero_client(self)
@@ -359,14 +336,6 @@ class XeroConnection(models.Model):
         """Compare account codes, tax types and tracking categories with the organisation."""
         self.ensure_one()
         return self.env["xero.mapping.check"]._xero_check_mappings(self)
-
-    @api.model
-    def _cron_xero_drift(self):
-        return self.env["xero.drift"]._cron_xero_drift()
-
-    def action_xero_drift_report(self):
-        self.ensure_one()
-        return self.env["xero.drift"]._xero_drift_report(self)
 
     def action_xero_disconnect(self):
         for conn in self.sudo():
