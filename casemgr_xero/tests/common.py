@@ -150,14 +150,18 @@ class XeroPaymentsMixin:
         # The poll is not due unless a test asks for it.
         self.connection.last_payment_poll = fields.Datetime.now()
 
-    def _export(self, amount=1000.0, partner=None):
-        """A posted customer invoice, created in xero-local and bound as the export would."""
+    def _export(self, amount=1000.0, partner=None, company=None, currency=None, conn=None):
+        """A posted customer invoice (of ``company``, in ``currency``), created in ``conn``'s
+        organisation (default: the test connection) and bound as the export would."""
+        conn = conn or self.connection
         move = self.init_invoice(
             "out_invoice",
             partner=partner or self.partner_a,
             invoice_date="2019-01-01",
             amounts=[amount],
             post=True,
+            company=company,
+            currency=currency,
         )
         total = Decimal(str(move.amount_total))
         data = InvoiceData(
@@ -179,15 +183,10 @@ class XeroPaymentsMixin:
             total=total,
             line_amount_types="NoTax",
         )
-        client = self.connection._xero_client()
-        (item,) = client.put_invoices([invoice_payload(data)], f"bind-{move.id}")
+        (item,) = conn._xero_client().put_invoices([invoice_payload(data)], f"bind-{move.id}")
         assert item.ok, item.messages
         move.write(
-            {
-                "xero_state": "sent",
-                "xero_invoice_id": item.xero_id,
-                "xero_connection_id": self.connection.id,
-            }
+            {"xero_state": "sent", "xero_invoice_id": item.xero_id, "xero_connection_id": conn.id}
         )
         return move
 

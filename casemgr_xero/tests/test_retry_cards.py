@@ -5,8 +5,6 @@ environment, as ir.cron does); one card per cause; a total mismatch is sent, wit
 import json
 from decimal import Decimal
 
-from casemgr_xero_core.mapping import ContactData, InvoiceData, LineData, invoice_payload
-
 from odoo import SUPERUSER_ID, Command, api
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -252,38 +250,12 @@ class TestXeroRetryCards(XeroPaymentsMixin, XeroTestCommon):
     # ------------------------------------------------------------------ foreign currency
     def test_foreign_payment_uses_xero_rate_and_reference_as_memo(self):
         eur = self.setup_other_currency("EUR")  # Odoo: 2 EUR per unit of company currency
-        move = self.init_invoice(
-            "out_invoice",
-            partner=self.partner_a,
-            invoice_date="2019-01-01",
-            amounts=[1000.0],
-            post=True,
-            currency=eur,
-        )
+        move = self._export(1000.0, currency=eur)
         total = Decimal(str(move.amount_total))
-        data = InvoiceData(
-            key=str(move.id),
-            number=move.name,
-            date=move.invoice_date,
-            due_date=move.invoice_date_due,
-            currency="EUR",
-            lines=[LineData(move.name, Decimal(1), total, total, account_code="200")],
-            contact=ContactData(key=str(move.partner_id.id), name=move.partner_id.name),
-            total=total,
-            line_amount_types="NoTax",
-        )
         client = self.connection._xero_client()
-        (item,) = client.put_invoices([invoice_payload(data)], f"bind-{move.id}")
-        move.write(
-            {
-                "xero_state": "sent",
-                "xero_invoice_id": item.xero_id,
-                "xero_connection_id": self.connection.id,
-            }
-        )
         client.create_payment(
             {
-                "Invoice": {"InvoiceID": item.xero_id},
+                "Invoice": {"InvoiceID": move.xero_invoice_id},
                 "Account": {"Code": "090"},
                 "Date": "2019-01-05",
                 "Amount": float(total),

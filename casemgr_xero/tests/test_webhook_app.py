@@ -3,7 +3,6 @@
 
 from decimal import Decimal
 
-from casemgr_xero_core.mapping import ContactData, InvoiceData, LineData, invoice_payload
 from casemgr_xero_core.testing.webhook import build_payload, signed_post
 
 from odoo import SUPERUSER_ID, api
@@ -56,34 +55,11 @@ class TestXeroWebhookApp(XeroPaymentsMixin, XeroHttpTestCommon):
 
     def _export_to(self, conn, amount, company):
         """A posted invoice of ``company`` created in ``conn``'s organisation and bound."""
-        move = self.init_invoice(
-            "out_invoice",
-            partner=self.partner_a,
-            invoice_date="2019-01-01",
-            amounts=[amount],
-            post=True,
-            company=company,
-        )
+        move = self._export(amount, company=company, conn=conn)
         total = Decimal(str(move.amount_total))
-        data = InvoiceData(
-            key=str(move.id),
-            number=move.name,
-            date=move.invoice_date,
-            due_date=move.invoice_date_due,
-            currency=move.currency_id.name,
-            lines=[LineData(move.name, Decimal(1), total, total, account_code="200")],
-            contact=ContactData(key=str(move.partner_id.id), name=move.partner_id.name),
-            total=total,
-            line_amount_types="NoTax",
-        )
-        (item,) = conn._xero_client().put_invoices([invoice_payload(data)], f"bind-{move.id}")
-        self.assertTrue(item.ok, item.messages)
-        move.write(
-            {"xero_state": "sent", "xero_invoice_id": item.xero_id, "xero_connection_id": conn.id}
-        )
         conn._xero_client().create_payment(
             {
-                "Invoice": {"InvoiceID": item.xero_id},
+                "Invoice": {"InvoiceID": move.xero_invoice_id},
                 "Account": {"Code": "090"},
                 "Date": "2019-01-05",
                 "Amount": float(total),
