@@ -7,7 +7,8 @@ The cron claims a batch (row locks that skip rows another worker holds, ``queued
 ``sending`` with an attempt key) and commits before the HTTP call; the results are written
 only onto rows that still carry that attempt key. A batch whose outcome is unknown (dropped
 connection, timeout, crash) is sent again only after a lookup by InvoiceNumber in Xero has
-bound what Xero already has.
+bound what Xero already has. A claim stays ``sending`` exactly as long as its claimant lives
+(see ``_xero_claim_alive_tokens``): a killed worker's batch is looked up by the next run.
 """
 
 import logging
@@ -32,7 +33,8 @@ from .xero_connection import short_transaction
 _logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
-STALE_SENDING = timedelta(minutes=10)
+# pg_advisory_xact_lock(CLAIM_LOCK, token of the attempt key): held by a claimant while it lives.
+CLAIM_LOCK = 0x58434C4D  # "XCLM"
 CONTACT_SYNC = timedelta(minutes=10)
 CONTACT_LOCK = 0x5845524F  # pg_advisory_xact_lock(CONTACT_LOCK, connection id): "XERO"
 XERO_WEB_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=%s"
@@ -204,25 +206,76 @@ class AccountMove(models.Model):
                 return False
         return True
 
+    @staticmethod
+    def _xero_claim_token(key):
+        """The int4 advisory-lock token of an attempt key (the uuid's first 32 bits)."""
+        token = int(key[:8], 16)
+        return token - (1 << 32) if token >= (1 << 31) else token
+
+    def _xero_claim_alive_tokens(self, cr):
+        """Tokens (as PostgreSQL shows them in ``pg_locks.objid``, unsigned) of the claims whose
+        claimant is alive.
+
+        Liveness token: the claimant takes ``pg_advisory_xact_lock(CLAIM_LOCK, token)`` in its
+        own transaction (the cron job's) before it commits the claim, and PostgreSQL releases it
+        when that transaction ends: results written, error handled, or the backend gone because
+        the worker was killed (SIGKILL, ``limit_time_real``, a server restart or crash). The lock
+        lives in PostgreSQL, so this holds for every process and every Odoo server sharing the
+        database; no clock or timeout is involved. Chosen over recording the claimant's backend
+        pid + backend_start: Odoo pools connections, so a backend can outlive the work (or serve
+        another cursor), whereas the lock is scoped to the very transaction doing the work.
+        """
+        cr.execute(
+            """
+            SELECT l.objid::text::bigint
+              FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+               AND l.classid = %s AND d.datname = current_database()
+            """,
+            [CLAIM_LOCK],
+        )
+        return {r[0] for r in cr.fetchall()}
+
     @api.model
     def _xero_claim_batch(self, conn):
-        """Atomically move up to 50 queued (or stale sending) moves to ``sending``; commit."""
+        """Atomically move up to 50 queued moves (or moves of a claim whose claimant died) to
+        ``sending``; commit. The claimant's liveness lock is taken on the caller's transaction
+        first, so a committed claim is never without it."""
         key = str(uuid.uuid4())
+        token = self._xero_claim_token(key)
         now = fields.Datetime.now()
         self.env.flush_all()
+        self.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CLAIM_LOCK, token])
         with short_transaction(self.env.registry) as cr:
+            # Dead claims: read the claims first, then the live locks. A claimant that ended in
+            # between wrote its results first, so the row re-check of the UPDATE lock skips it.
+            cr.execute(
+                "SELECT DISTINCT xero_attempt_key FROM account_move "
+                "WHERE xero_connection_id = %s AND xero_state = 'sending'",
+                [conn.id],
+            )
+            claims = [r[0] for r in cr.fetchall()]
+            dead = []
+            if claims:
+                alive = self._xero_claim_alive_tokens(cr)
+                dead = [
+                    k
+                    for k in claims
+                    if not k or self._xero_claim_token(k) & 0xFFFFFFFF not in alive
+                ]
             cr.execute(
                 """
                 SELECT id, xero_state = 'sending' OR xero_outcome_unknown
                   FROM account_move
                  WHERE xero_connection_id = %s
                    AND (xero_state = 'queued'
-                        OR (xero_state = 'sending' AND xero_attempt_at < %s))
+                        OR (xero_state = 'sending'
+                            AND (xero_attempt_key IS NULL OR xero_attempt_key = ANY(%s))))
                  ORDER BY id
                  LIMIT %s
                    FOR UPDATE SKIP LOCKED
                 """,
-                [conn.id, now - STALE_SENDING, BATCH_SIZE],
+                [conn.id, [k for k in dead if k], BATCH_SIZE],
             )
             rows = cr.fetchall()
             if not rows:

@@ -264,21 +264,41 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         self.assertEqual(len(self.xero_local.invoices()), 50, "Xero stored the first batch")
         states = Counter(r[2] for r in self._rows(move_ids))
         self.assertEqual(states, {"sending": 50, "queued": 10}, "claim committed, result lost")
-        # Nothing moves before the claim is stale (another worker may still be on it) …
-        self._run_export()
-        self.assertEqual(Counter(r[2] for r in self._rows(move_ids))["sending"], 50)
-        self.assertEqual(len(self.xero_local.invoices()), 60)
-        # … then time passes: 11 minutes later the stale batch is looked up, not resent.
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "UPDATE account_move SET xero_attempt_at = xero_attempt_at - interval '11 minutes'"
-                " WHERE id = ANY(%s) AND xero_state = 'sending'",
-                [move_ids],
-            )
+        # The claimant died with its transaction, and its liveness lock with it: the very next
+        # run looks the batch up (no 10-minute wait) and binds, never resends.
         puts_before = self.proxy.count("PUT", INVOICES)
         self._run_export()
         self._assert_exactly_once(move_ids)
-        self.assertEqual(self.proxy.count("PUT", INVOICES), puts_before, "nothing sent again")
+        self.assertEqual(self.proxy.count("PUT", INVOICES), puts_before + 1, "only the last 10")
+
+    def test_live_claim_is_left_alone_until_its_claimant_ends(self):
+        move_ids = self._queue_invoices(20)
+        Move = self.registry["account.move"]
+        # A claimant in another connection: claims the batch and stays alive (transaction open).
+        claimant = self.registry.cursor()
+        try:
+            key, moves = Move._xero_claim_batch(
+                self._env(claimant)["account.move"],
+                self._env(claimant)["xero.connection"].browse(self.connection_id),
+            )
+            self.assertEqual(len(moves), 20)
+            # Even a claim made long ago is not taken while its claimant lives.
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "UPDATE account_move SET xero_attempt_at = xero_attempt_at - interval '1 day'"
+                    " WHERE xero_attempt_key = %s",
+                    [key],
+                )
+            self._run_export()
+            self.assertEqual(Counter(r[2] for r in self._rows(move_ids)), {"sending": 20})
+            self.assertEqual(self.proxy.count("PUT", INVOICES), 0, "a live claim is not sent")
+        finally:
+            claimant.rollback()  # the claimant's transaction ends without a result (a crash)
+            claimant.close()
+        self._run_export()
+        self._assert_exactly_once(move_ids)
+        lookups = [r for r in self.proxy.requests if r.method == "GET" and r.path == INVOICES]
+        self.assertTrue(lookups, "the orphaned batch was looked up before it was sent")
 
     def test_two_concurrent_token_refreshes_post_once(self):
         with self.registry.cursor() as cr:
