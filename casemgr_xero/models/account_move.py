@@ -12,6 +12,8 @@ bound what Xero already has. A claim stays ``sending`` exactly as long as its cl
 """
 
 import logging
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -36,6 +38,13 @@ BATCH_SIZE = 50
 # pg_advisory_xact_lock(CLAIM_LOCK, token of the attempt key): held by a claimant while it lives.
 CLAIM_LOCK = 0x58434C4D  # "XCLM"
 CONTACT_SYNC = timedelta(minutes=10)
+# A cron run ends after about this long, re-triggering itself when work remains: it stays well
+# inside Odoo's limit_time_real (120 s by default; a prefork cron worker past it is killed).
+RUN_SECONDS = 50
+# A pause up to this long (Xero's minute window) is waited out inside the run: a delayed
+# ir.cron.trigger only fires at the cron workers' next poll (every 60 s + pid % 10), which would
+# cost up to one more minute per window. A longer pause (day limit) re-triggers at its end.
+MAX_INLINE_WAIT = 65
 CONTACT_LOCK = 0x5845524F  # pg_advisory_xact_lock(CONTACT_LOCK, connection id): "XERO"
 XERO_WEB_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=%s"
 
@@ -166,24 +175,97 @@ class AccountMove(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _cron_xero_export(self, max_batches=20):
+        """Export the queue of every connected organisation, in parallel.
+
+        Odoo runs one cron job on one cron worker at a time (a row lock on ``ir_cron``): were
+        the organisations exported one after the other here, a rate-limited or slow one would
+        hold all the others up. Each organisation with work is therefore exported in a thread
+        of its own, with its own database transaction (which holds its claims' liveness locks);
+        nothing is shared between them but this run's time budget (``RUN_SECONDS``).
+        """
         cron = self.env.ref("casemgr_xero.ir_cron_xero_export")
-        more = False
-        for conn in self.env["xero.connection"].search([("state", "=", "connected")]):
-            more |= self._xero_export_connection(conn, max_batches, cron)
+        conns = self.env["xero.connection"].search([("state", "=", "connected")])
+        if self.env.registry.in_test_mode():
+            # One transaction for the whole test: no threads, no waiting (a pause re-triggers).
+            more = False
+            for conn in conns:
+                more |= self._xero_export_connection(conn, max_batches, cron)
+        else:
+            deadline = time.monotonic() + RUN_SECONDS
+            if len(conns) > 1:
+                self.env.cr.execute(
+                    "SELECT DISTINCT xero_connection_id FROM account_move "
+                    "WHERE xero_state IN ('queued', 'sending') AND xero_connection_id = ANY(%s)",
+                    [conns.ids],
+                )
+                busy = {r[0] for r in self.env.cr.fetchall()}
+                conns = conns.filtered(lambda c: c.id in busy)
+            if len(conns) > 1:
+                more = self._xero_export_parallel(conns, max_batches, deadline)
+            else:
+                more = any(
+                    self._xero_export_connection(conn, max_batches, cron, deadline)
+                    for conn in conns
+                )
         if more:
             cron._trigger()
         return True
 
-    def _xero_export_connection(self, conn, max_batches, cron):
-        """Send up to ``max_batches`` batches for ``conn``; True when work remains now."""
-        for _i in range(max_batches):
+    def _xero_export_parallel(self, conns, max_batches, deadline):
+        """Export each of ``conns`` in a thread with its own cursor; True when work remains."""
+        registry, uid, context = self.env.registry, self.env.uid, dict(self.env.context)
+        dbname = self.env.cr.dbname
+        results, errors = {}, []
+
+        def export(conn_id):
+            threading.current_thread().dbname = dbname
+            try:
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, uid, context)
+                    results[conn_id] = env["account.move"]._xero_export_connection(
+                        env["xero.connection"].browse(conn_id),
+                        max_batches,
+                        env.ref("casemgr_xero.ir_cron_xero_export"),
+                        deadline,
+                    )
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the others end
+                _logger.exception("Xero export for connection %s failed", conn_id)
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=export, args=(conn.id,), name=f"xero-export-{conn.id}")
+            for conn in conns
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return any(results.values())
+
+    def _xero_export_connection(self, conn, max_batches, cron, deadline=None):
+        """Send up to ``max_batches`` batches for ``conn``; True when work remains now.
+
+        With a ``deadline`` (``time.monotonic()``, cron runs) a pause of at most
+        ``MAX_INLINE_WAIT`` is waited out here until the deadline; without one (tests) the run
+        re-triggers the cron at the pause's end and returns.
+        """
+        batches = 0
+        while batches < max_batches:
+            if deadline and time.monotonic() >= deadline:
+                return True
             wait = conn._xero_paused()
             if wait:
-                cron._trigger(at=fields.Datetime.now() + timedelta(seconds=wait + 1))
-                return False
+                if not deadline or wait > MAX_INLINE_WAIT:
+                    cron._trigger(at=fields.Datetime.now() + timedelta(seconds=wait + 1))
+                    return False
+                time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+                continue
             key, moves = self._xero_claim_batch(conn)
             if not moves:
                 return False
+            batches += 1
             try:
                 self._xero_send_batch(conn, key, moves)
             except RateLimited as exc:
@@ -191,6 +273,8 @@ class AccountMove(models.Model):
                 self._xero_release(key, moves, unknown=True)
                 retry = max(exc.retry_after or 60.0, 1.0)
                 conn._xero_pause_until(fields.Datetime.now() + timedelta(seconds=retry))
+                if deadline and retry <= MAX_INLINE_WAIT:
+                    continue
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=retry + 1))
                 return False
             except AuthError as exc:
