@@ -659,7 +659,9 @@ class AccountMove(models.Model):
                         unit_amount=line.price_unit,
                         line_amount=line_amount,
                         discount_rate=line.discount or None,
-                        account_code=account_codes.get(line.account_id.id, line.account_id.code),
+                        account_code=account_codes.get(
+                            line.account_id.id, line.account_id.with_company(move.company_id).code
+                        ),
                         tax_type=tax_type,
                         tax_amount=line.price_total - line.price_subtotal,
                         tracking=tracking,

@@ -113,6 +113,16 @@ class TestXeroMultiCompany(XeroTestCommon):
     def _tenant_numbers(self, conn, numbers):
         return set(conn._xero_client().find_invoices_by_number(numbers))
 
+    def test_cron_reads_each_company_account_codes(self):
+        # The real cron has no company switcher: its env.company is the superuser's (A). The
+        # account codes of B's invoices are company-dependent and must be read as B's.
+        moves_b = self._invoices(self.company_data_2, self.tax_b, 2)
+        moves_b.action_xero_send()
+        only_a = {"allowed_company_ids": self.company_a.ids}
+        self.env["account.move"].sudo().with_context(**only_a)._cron_xero_export()
+        self.env.invalidate_all()
+        self.assertEqual(set(moves_b.mapped("xero_state")), {"sent"}, moves_b.mapped("xero_error"))
+
     def test_each_company_exports_to_its_own_tenant(self):
         self.assertNotEqual(self.connection.tenant_id, self.connection_b.tenant_id)
         moves_a = self._invoices(self.company_data, self.tax_sale_a, 3)
