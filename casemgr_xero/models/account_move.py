@@ -39,8 +39,9 @@ BATCH_SIZE = 50
 CLAIM_LOCK = 0x58434C4D  # "XCLM"
 CONTACT_SYNC = timedelta(minutes=10)
 # A cron run ends after about this long, re-triggering itself when work remains: it stays well
-# inside Odoo's limit_time_real (120 s by default; a prefork cron worker past it is killed).
-RUN_SECONDS = 50
+# inside Odoo's limit_time_real (120 s by default; a prefork cron worker past it is killed), and
+# a graceful server stop, which waits for running jobs, is not held up for long.
+RUN_SECONDS = 30
 # A pause up to this long (Xero's minute window) is waited out inside the run: a delayed
 # ir.cron.trigger only fires at the cron workers' next poll (every 60 s + pid % 10), which would
 # cost up to one more minute per window. A longer pause (day limit) re-triggers at its end.
