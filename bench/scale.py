@@ -693,7 +693,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 restarts += 1
                 t_up = time.monotonic() - t_r
                 log(f"restart {restarts}: stopped in {t_down:.0f}s, answering after {t_up:.0f}s")
-                moved = wait_moved_after(t_r)
+                moved = wait_moved_after(t_r + t_up)  # the old server's last job is done
                 events.append(("restart", t_r - t_run, t_down, t_up, moved))
                 log(f"  queue moved after {moved}s")
                 continue
@@ -829,7 +829,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
             _w, at, t_down, t_up, moved = ev
             print(
                 f"  restart at {at:.0f}s: graceful stop {t_down:.0f}s, answering again after "
-                f"{t_up:.0f}s; export's next Xero call after "
+                f"{t_up:.0f}s; export's next Xero call after that "
                 f"{'%.1fs' % moved if moved is not None else 'none'}"
             )
     print(
