@@ -205,8 +205,10 @@ class AccountMove(models.Model):
                 more = self._xero_export_parallel(conns, max_batches, deadline)
             else:
                 more = any(
-                    self._xero_export_connection(conn, max_batches, cron, deadline)
-                    for conn in conns
+                    [
+                        self._xero_export_connection(conn, max_batches, cron, deadline)
+                        for conn in conns
+                    ]
                 )
         if more:
             cron._trigger()

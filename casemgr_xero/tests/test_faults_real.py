@@ -315,8 +315,9 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
                 "UPDATE account_move SET xero_connection_id = %s WHERE id = ANY(%s)",
                 [conn_b.id, move_ids[50:]],
             )
-        # Each organisation's PUT takes 3 s: one after the other they could not overlap.
-        self.proxy.delay(3.0, method="PUT", path_prefix=INVOICES, times=2)
+        # Each organisation's PUT is held 6 s (longer than the other's contact calls on a busy
+        # machine): one after the other they could not overlap.
+        self.proxy.delay(6.0, method="PUT", path_prefix=INVOICES, times=2)
         self._run_export()
         puts = [r for r in self.proxy.requests if r.method == "PUT" and r.path == INVOICES]
         self.assertEqual(len(puts), 2)
