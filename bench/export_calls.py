@@ -65,6 +65,12 @@ def main():
         by_ep = h.calls_by_endpoint(proxy)
         dup = h.duplicates(xl)
         in_xero = len(xl.invoices())
+        with registry.cursor() as cr:
+            cr.execute(
+                "SELECT xero_state, count(*) FROM account_move WHERE id = ANY(%s) GROUP BY 1",
+                [move_ids],
+            )
+            states = dict(cr.fetchall())
         # GET /Contacts pages beyond the first exist only because xero-local ignores `where`.
         extra_pages = sum(
             1
@@ -79,6 +85,11 @@ def main():
         f"\nexport_calls: {args.invoices} invoices, {args.customers} new customers "
         f"(created in {t_make:.0f}s)"
     )
+    print(f"  Xero holds {in_xero} invoices, duplicates {dup}; Odoo states {states}")
+    if in_xero != args.invoices or dup or states != {"sent": args.invoices}:
+        # A ratio of calls is only meaningful for a complete, exact export.
+        print("  NO RATIO: not every invoice is in Xero exactly once and sent in Odoo")
+        return 1
     print(
         f"  addon (cron, {runs} runs, {t_export:.1f}s): {addon_calls} Xero calls "
         f"{json.dumps(by_ep)}"
@@ -91,8 +102,8 @@ def main():
         f"excluding xero-local extra pages = {(addon_calls - extra_pages) / minimum:.2f}x"
     )
     print(f"  ratio naive/addon   = {naive_calls / addon_calls:.1f}x")
-    print(f"  Xero holds {in_xero} invoices, duplicates {dup}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

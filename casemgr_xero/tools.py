@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Transactions: the cron's commit, and the addon's one independent-transaction helper.
+"""Transactions: the cron's commit, the addon's one independent-transaction helper, and the
+claim's liveness lock.
 
 The policy they serve is written at the top of ``models/xero_export.py``.
 """
@@ -36,3 +37,48 @@ def short_transaction(registry):
         if not registry.in_test_mode():  # a test cursor shares the test's transaction
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         yield cr
+
+
+class ClaimLiveness:
+    """Shows in PostgreSQL that a claimant is alive (``xero.export._xero_claim_batch``).
+
+    ``hold(token)`` takes ``pg_advisory_xact_lock(lock, token)`` in a transaction of its own, on
+    a connection of its own, that does nothing else; ``release()`` ends that transaction, and
+    every lock it holds goes with it. So does the claimant's death: PostgreSQL ends a killed
+    client's backend (SIGKILL, ``limit_time_real``, a restart or crash) and frees its locks.
+    Not the claimant's own transaction: it commits the claim before calling Xero, and a
+    transaction lock ends with that commit. Not a session lock on it either: Odoo pools
+    connections, and one given back after an exception would keep the lock alive.
+
+    In a test transaction (the registry in test mode) the lock is taken on the test's cursor and
+    lasts until the test ends.
+    """
+
+    def __init__(self, env, lock):
+        self.env = env
+        self.lock = lock
+        self._cr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def hold(self, token):
+        if self.env.registry.in_test_mode():
+            cr = self.env.cr
+        else:
+            if self._cr is None:
+                self._cr = self.env.registry.cursor()
+            cr = self._cr
+        cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [self.lock, token])
+
+    def release(self):
+        if self._cr is not None:
+            self._cr.rollback()
+
+    def close(self):
+        if self._cr is not None:
+            self._cr.close()
+            self._cr = None

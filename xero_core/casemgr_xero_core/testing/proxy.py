@@ -1,5 +1,6 @@
 """FaultProxy: a threaded HTTP forwarder in front of xero-local that counts calls and injects
-faults (dropped connections, canned answers, delays, a per-minute rate limiter)."""
+faults (dropped connections, canned answers, delays, a per-minute rate limiter, and Xero's own
+per-organisation limits: calls per sliding minute, calls per day, concurrent calls)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ class Recorded:
     body: bytes
     action: str = "forward"
     forwarded: bool = False  # upstream (xero-local) answered it: it stored what was sent
+    tenant: str = ""
+    started: float = 0.0  # time.monotonic() when the request arrived
+    upstream_s: float = 0.0  # seconds spent waiting on the upstream (xero-local)
+    ended: float = 0.0  # time.monotonic() when the answer was sent
 
 
 @dataclass
@@ -138,6 +143,10 @@ class FaultProxy:
         self._window: deque[float] = deque()
         self._day_count = 0
         self._day_limit = day_limit
+        self._tenant_limits: dict | None = None
+        self._tenant_windows: dict[str, deque[float]] = {}
+        self._tenant_days: dict[str, int] = {}
+        self._tenant_inflight: dict[str, int] = {}
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -202,6 +211,24 @@ class FaultProxy:
             self._window.clear()
         return self
 
+    def tenant_limits(
+        self, per_minute: int | None = 60, per_day: int | None = 5000, concurrent: int | None = 5
+    ) -> FaultProxy:
+        """Xero's limits, per organisation (``Xero-Tenant-Id``): ``per_minute`` calls in any
+        sliding 60 s, ``per_day`` calls (since this call), ``concurrent`` calls in flight. Beyond
+        them: 429 with Retry-After and X-Rate-Limit-Problem minute / day / concurrent, as Xero
+        answers. Answers carry X-MinLimit-Remaining / X-DayLimit-Remaining of that tenant."""
+        with self._lock:
+            self._tenant_limits = {
+                "minute": per_minute,
+                "day": per_day,
+                "concurrent": concurrent,
+            }
+            self._tenant_windows.clear()
+            self._tenant_days.clear()
+            self._tenant_inflight.clear()
+        return self
+
     def reset(self) -> None:
         with self._lock:
             self.tax_rates = self._initial_settings[0]
@@ -211,6 +238,10 @@ class FaultProxy:
             self._per_minute = None
             self._window.clear()
             self._day_count = 0
+            self._tenant_limits = None
+            self._tenant_windows.clear()
+            self._tenant_days.clear()
+            self._tenant_inflight.clear()
 
     def count(self, method: str | None = None, path_prefix: str = "/") -> int:
         with self._lock:
@@ -290,17 +321,97 @@ class FaultProxy:
             cap = limit if limit is not None else 60
             return None, max(0, cap - len(self._window)), max(0, self._day_limit - self._day_count)
 
+    def _tenant_check(self, tenant: str):
+        """None when the call may go (and is counted: minute, day, in flight), else
+        (retry_after, problem, minute remaining, day remaining)."""
+        lim = self._tenant_limits
+        now = time.monotonic()
+        with self._lock:
+            window = self._tenant_windows.setdefault(tenant, deque())
+            while window and now - window[0] >= 60:
+                window.popleft()
+            day = self._tenant_days.get(tenant, 0)
+            minute_cap = lim["minute"] if lim["minute"] is not None else 60
+            day_cap = lim["day"] if lim["day"] is not None else 5000
+            if lim["concurrent"] is not None and (
+                self._tenant_inflight.get(tenant, 0) >= lim["concurrent"]
+            ):
+                return 1.0, "concurrent", max(0, minute_cap - len(window)), max(0, day_cap - day)
+            if lim["day"] is not None and day >= lim["day"]:
+                return 3600.0, "day", max(0, minute_cap - len(window)), 0
+            if lim["minute"] is not None and len(window) >= lim["minute"]:
+                retry = max(1, math.ceil(60 - (now - window[0])))
+                return float(retry), "minute", 0, max(0, day_cap - day)
+            window.append(now)
+            self._tenant_days[tenant] = day + 1
+            self._tenant_inflight[tenant] = self._tenant_inflight.get(tenant, 0) + 1
+            return None, None, max(0, minute_cap - len(window)), max(0, day_cap - day - 1)
+
+    def _tenant_done(self, tenant: str) -> None:
+        with self._lock:
+            self._tenant_inflight[tenant] = max(0, self._tenant_inflight.get(tenant, 0) - 1)
+
+    def per_tenant(self, since: float = 0.0) -> dict[str, dict[str, int]]:
+        """{tenant: {"METHOD /path-root": calls, "429 minute": n, ...}} of requests since
+        ``since`` (monotonic)."""
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            reqs = list(self.requests)
+        for r in reqs:
+            if not r.tenant or r.started < since:
+                continue
+            bucket = out.setdefault(r.tenant, {})
+            key = r.action if r.action.startswith("429") else f"{r.method} {r.path}"
+            bucket[key] = bucket.get(key, 0) + 1
+        return out
+
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        tenant = next((v for k, v in h.headers.items() if k.lower() == "xero-tenant-id"), "")
+        counted = None
+        if tenant and self._tenant_limits is not None:
+            counted = self._tenant_check(tenant)
+        if counted is not None and counted[0] is None:
+            try:
+                self._serve_one(h, tenant, counted[2:])
+            finally:
+                self._tenant_done(tenant)
+        else:
+            self._serve_one(h, tenant, None, refused=counted)
+
+    def _serve_one(self, h: BaseHTTPRequestHandler, tenant="", remaining=None, refused=None):
+        started = time.monotonic()
         method = h.command
         parts = urlsplit(h.path)
         path, query = parts.path, parts.query
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         headers = {k: v for k, v in h.headers.items()}
-        rec = Recorded(method, path, query, headers, body)
+        rec = Recorded(method, path, query, headers, body, tenant=tenant, started=started)
         with self._changed:
             self.requests.append(rec)
             self._changed.notify_all()
+        try:
+            self._answer(h, rec, remaining, refused)
+        finally:
+            rec.ended = time.monotonic()
+
+    def _answer(self, h, rec, remaining, refused_by_limit) -> None:
+        method, path, query, headers, body = rec.method, rec.path, rec.query, rec.headers, rec.body
+        if refused_by_limit is not None:
+            retry_after, problem, min_rem, day_rem = refused_by_limit
+            rec.action = f"429 {problem}"
+            self._reply(
+                h,
+                429,
+                {
+                    "Retry-After": str(int(retry_after)),
+                    "X-Rate-Limit-Problem": problem,
+                    "X-MinLimit-Remaining": str(min_rem),
+                    "X-DayLimit-Remaining": str(day_rem),
+                },
+                b"",
+            )
+            return
         rules = {r.action: r for r in self._take_rules(method, path)}
 
         if "delay" in rules:
@@ -314,7 +425,10 @@ class FaultProxy:
             rec.action = f"respond {r.status}"
             self._reply(h, r.status, r.headers, r.body)
             return
-        retry_after, min_rem, day_rem = self._limit_check()
+        if remaining is not None:  # counted by the per-tenant limits
+            retry_after, (min_rem, day_rem) = None, remaining
+        else:
+            retry_after, min_rem, day_rem = self._limit_check()
         if retry_after is not None:
             rec.action = "rate_limited"
             self._reply(
@@ -329,7 +443,7 @@ class FaultProxy:
                 b"",
             )
             return
-        tenant = next((v for k, v in headers.items() if k.lower() == "xero-tenant-id"), "")
+        tenant = rec.tenant
         if (
             method == "GET"
             and path.rstrip("/").endswith("/Organisation")
@@ -363,7 +477,11 @@ class FaultProxy:
                 status, resp_headers = 200, {"Content-Type": "application/json"}
                 resp_body = json.dumps({"Invoices": []}).encode()
             else:
-                status, resp_headers, resp_body = self._upstream(method, target, headers, body)
+                t_up = time.monotonic()
+                try:
+                    status, resp_headers, resp_body = self._upstream(method, target, headers, body)
+                finally:
+                    rec.upstream_s += time.monotonic() - t_up
             if refused and status == 200:
                 resp_body = self._merge_refused(resp_body, refused)
         except OSError as exc:
@@ -518,15 +636,18 @@ class FaultProxy:
 
     @staticmethod
     def _reply(h, status, headers, body: bytes) -> None:
-        h.send_response(status)
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(body)))
-        h.send_header("Connection", "close")
-        h.end_headers()
-        if body and h.command != "HEAD":
-            h.wfile.write(body)
         h.close_connection = True
+        try:
+            h.send_response(status)
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(body)))
+            h.send_header("Connection", "close")
+            h.end_headers()
+            if body and h.command != "HEAD":
+                h.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client is gone (a killed worker): nothing to answer
 
     @staticmethod
     def _drop(h) -> None:
