@@ -15,6 +15,7 @@ from . import xero_webhook_event
 from . import account_payment
 from . import xero_invoice_data
 from . import xero_export
+from . import xero_export_batch
 from . import xero_payment_reconcile
 from . import xero_payment_import
 from . import xero_drift
