@@ -21,6 +21,7 @@ from .xero_export import CLAIM_LOCK
 from .xero_failure_export import XeroProblems
 
 _logger = logging.getLogger(__name__)
+_UNREAD = object()  # the organisation's tax rates, not read yet in this batch
 
 
 class XeroExportBatch(models.AbstractModel):
@@ -133,6 +134,7 @@ class XeroExportBatch(models.AbstractModel):
         InvoiceData = self.env["xero.invoice.data"]
         data = InvoiceData._xero_invoice_data(conn, moves)
         results = {}  # move id -> (state, Xero id, message)
+        tax_rates = _UNREAD
         valid = self.env["account.move"].browse()
         for move in moves:
             errors = InvoiceData._xero_problems(data[move.id])
@@ -180,8 +182,11 @@ class XeroExportBatch(models.AbstractModel):
                             # In Xero, with another total: sent (never send it again), and a
                             # drift card says by how much and why it may differ.
                             state = "sent"
-                            message = self.env["xero.failure"]._xero_total_mismatch_message(
-                                conn, client, move, item.total
+                            failures = self.env["xero.failure"]
+                            if tax_rates is _UNREAD:  # one read per batch, at its first mismatch
+                                tax_rates = failures._xero_tax_rates_by_type(client)
+                            message = failures._xero_total_mismatch_message(
+                                conn, tax_rates, move, item.total
                             )
                         xero_id = item.xero_id if state != "queued" else None
                         results[move.id] = (state, xero_id, message)

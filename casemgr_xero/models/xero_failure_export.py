@@ -124,9 +124,19 @@ class XeroFailure(models.Model):
                 self._xero_report("drift", move, messages[move.id], connection)
 
     @api.model
-    def _xero_total_mismatch_message(self, connection, client, move, xero_total):
+    def _xero_tax_rates_by_type(self, client):
+        """{TaxType: Xero TaxRate} of the organisation, or None when Xero does not list them."""
+        try:
+            listed = client.get_tax_rates()
+        except XeroError:
+            return None
+        return None if listed is None else {r.get("TaxType"): r for r in listed}
+
+    @api.model
+    def _xero_total_mismatch_message(self, connection, rates, move, xero_total):
         """Why Xero's total may differ from Odoo's: each tax's rate against its Xero tax
-        type's rate (when Xero lists its tax rates), else rounding."""
+        type's rate (``rates``: ``_xero_tax_rates_by_type``, read once per batch), else
+        rounding."""
         xero_total = Decimal(str(xero_total))
         odoo_total = Decimal(str(move.amount_total))
         diff = xero_total - odoo_total
@@ -147,13 +157,6 @@ class XeroFailure(models.Model):
             .sudo()
             .search([("connection_id", "=", connection.id)])
         }
-        rates = None
-        try:
-            listed = client.get_tax_rates()
-            if listed is not None:
-                rates = {r.get("TaxType"): r for r in listed}
-        except XeroError:
-            rates = None
         reasons = []
         for tax in move.invoice_line_ids.tax_ids:
             tax_type = mappings.get(tax)

@@ -39,9 +39,9 @@ class TestXeroRetryCards(XeroPaymentsMixin, XeroTestCommon):
         return api.Environment(self.env.cr, SUPERUSER_ID, context or {})
 
     def _run_export(self):
-        # The test company is not the main company: until the export reads account codes in
-        # each invoice's company (issue 13, item 1, another branch), run it in that company.
-        env = self._fresh_env({"allowed_company_ids": [self.env.company.id]})
+        # As ir.cron runs it: the superuser in the main company (not the test company), with
+        # an empty cache; the export reads each invoice in its own company.
+        env = self._fresh_env()
         env["account.move"]._cron_xero_export()
         env.flush_all()
         self.env.invalidate_all()
@@ -210,9 +210,13 @@ class TestXeroRetryCards(XeroPaymentsMixin, XeroTestCommon):
     def test_total_mismatch_is_sent_with_a_drift_card(self):
         # Xero's OUTPUT is 20% where Odoo's tax is 15%: Xero computes another total.
         self.proxy.tax_rates = {"OUTPUT": 20}
-        move = self._invoices(self.tax_sale_a, 1, price=1000.0)
-        move.action_xero_send()
+        moves = self._invoices(self.tax_sale_a, 2, price=1000.0)
+        moves.action_xero_send()
         self._run_export()
+        # Xero's tax rates are read once for the batch, not once per mismatched invoice.
+        self.assertEqual(self.proxy.count("GET", API + "/TaxRates"), 1)
+        move = moves[0]
+        self.assertEqual(moves.mapped("xero_state"), ["sent", "sent"])
         self.assertEqual(move.xero_state, "sent")
         self.assertTrue(move.xero_invoice_id)
         self.assertTrue(move.xero_url)
@@ -230,7 +234,7 @@ class TestXeroRetryCards(XeroPaymentsMixin, XeroTestCommon):
         # The drift report lists it.
         action = self.connection.action_xero_drift_report()
         wizard = self.env["xero.drift.wizard"].browse(action["res_id"])
-        self.assertEqual(wizard.line_ids.move_id, move)
+        self.assertEqual(wizard.line_ids.move_id, moves)
         self.assertIn("total", wizard.line_ids.mapped("field"))
         # Retry compares again: still different, the card stays open.
         with self.assertRaisesRegex(UserError, "still differs"):
