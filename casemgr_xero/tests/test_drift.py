@@ -2,7 +2,6 @@
 import json
 import urllib.request
 
-from odoo import Command
 from odoo.tests import tagged
 
 from .common import API, XeroTestCommon
@@ -18,22 +17,7 @@ class TestXeroDrift(XeroTestCommon):
     def _export(self, count):
         moves = self.env["account.move"].create(
             [
-                {
-                    "move_type": "out_invoice",
-                    "partner_id": self.partner_a.id,
-                    "invoice_date": "2019-01-01",
-                    "invoice_line_ids": [
-                        Command.create(
-                            {
-                                "product_id": self.product_a.id,
-                                "name": f"Advice {i}",
-                                "quantity": 1,
-                                "price_unit": 100.0 + i,
-                                "tax_ids": [Command.set(self.tax_sale_a.ids)],
-                            }
-                        )
-                    ],
-                }
+                self._xero_invoice_vals(name=f"Advice {i}", price_unit=100.0 + i)
                 for i in range(count)
             ]
         )

@@ -5,7 +5,7 @@ environment, as ir.cron does); one card per cause; a total mismatch is sent, wit
 import json
 from decimal import Decimal
 
-from odoo import SUPERUSER_ID, Command, api
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -55,22 +55,9 @@ class TestXeroRetryCards(XeroPaymentsMixin, XeroTestCommon):
     def _invoices(self, tax, count, price=100.0, partner=None):
         moves = self.env["account.move"].create(
             [
-                {
-                    "move_type": "out_invoice",
-                    "partner_id": (partner or self.partner_a).id,
-                    "invoice_date": "2019-01-01",
-                    "invoice_line_ids": [
-                        Command.create(
-                            {
-                                "product_id": self.product_a.id,
-                                "name": f"Advice {i}",
-                                "quantity": 1,
-                                "price_unit": price + i,
-                                "tax_ids": [Command.set(tax.ids)],
-                            }
-                        )
-                    ],
-                }
+                self._xero_invoice_vals(
+                    partner=partner, tax=tax, name=f"Advice {i}", price_unit=price + i
+                )
                 for i in range(count)
             ]
         )
