@@ -32,6 +32,9 @@
         "wizards/xero_csv_export_wizard_views.xml",
         "views/xero_dashboard_menus.xml",
     ],
+    # A (re)spawned prefork cron worker polls at once (hooks.py): active where the master loads
+    # the module before forking (-d / db_name, or --load=base,web,casemgr_xero).
+    "post_load": "_xero_post_load",
     "assets": {
         "web.assets_tests": [
             "casemgr_xero/static/tests/tours/*.js",

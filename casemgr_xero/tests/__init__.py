@@ -4,9 +4,13 @@ from . import test_bad_inputs
 from . import test_drift
 from . import test_security
 from . import test_webhook
+from . import test_webhook_app
 from . import test_payments
 from . import test_faults_real
+from . import test_prefork
+from . import test_retry_cards
 from . import test_tours
 from . import test_dashboard
 from . import test_multi_company
 from . import test_csv_export
+from . import test_i18n
