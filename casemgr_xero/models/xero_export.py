@@ -21,7 +21,8 @@ TRANSACTION POLICY (the whole addon follows it; it is written here once)
    whose outcome is unknown (dropped connection, timeout, crash) is sent again only after a
    lookup by InvoiceNumber in Xero has bound what Xero already has.
 3. Progress is reported as ir.cron expects (``ir.cron._notify_progress``); a run that stops
-   with work left (or after ``RUN_SECONDS``) re-triggers its cron, due now, and reports no
+   with work left (or after ``RUN_SECONDS``, or as soon as its prefork worker is asked to stop:
+   ``hooks.STOPPING``) re-triggers its cron, due now, and reports no
    ``remaining`` (ir.cron's own re-runs would chain past ``limit_time_real``; see there).
 4. No call to Xero while the transaction holds a row or advisory lock. Two exceptions, with
    their reasons where they are taken: the contact lock (``xero.contact._xero_resolve_contacts``)
@@ -46,6 +47,7 @@ from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 
 from odoo import api, fields, models
 
+from ..hooks import STOPPING
 from ..tools import ClaimLiveness, commit_batch
 
 _logger = logging.getLogger(__name__)
@@ -176,14 +178,16 @@ class XeroExport(models.AbstractModel):
         done, batches = 0, 0
         with ClaimLiveness(self.env, CLAIM_LOCK) as liveness:
             while batches < max_batches:
-                if deadline and time.monotonic() >= deadline:
+                if deadline and (time.monotonic() >= deadline or STOPPING.is_set()):
+                    # Time is up, or the server is stopping (hooks.STOPPING): the cron is
+                    # re-triggered, due now, and the next run (or server) goes on.
                     return done, True
                 wait = self.env["xero.api"]._xero_paused(conn)
                 if wait:
                     if not deadline or wait > MAX_INLINE_WAIT:
                         cron._trigger(at=fields.Datetime.now() + timedelta(seconds=wait + 1))
                         return done, False
-                    time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+                    STOPPING.wait(min(wait, max(0.0, deadline - time.monotonic())))
                     continue
                 key, moves = self._xero_claim_batch(conn, liveness)
                 if not moves:

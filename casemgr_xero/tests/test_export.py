@@ -1,5 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
+import threading
+import time
+from datetime import timedelta
 from decimal import Decimal
 
 from casemgr_xero_core.testing.openapi import require_spec, validate
@@ -7,6 +10,7 @@ from casemgr_xero_core.testing.openapi import require_spec, validate
 from odoo import Command, fields
 from odoo.tests import Form, tagged
 
+from ..hooks import STOPPING
 from .common import API, XeroTestCommon
 
 INVOICES = API + "/Invoices"
@@ -410,6 +414,37 @@ class TestXeroExport(XeroTestCommon):
         self._run_cron()
         self.assertEqual(self.proxy.count(), calls, "no call while the day budget is spent")
         self.assertFalse(moves.filtered(lambda m: m.xero_state == "failed"))
+
+    def test_run_ends_when_its_prefork_worker_is_asked_to_stop(self):
+        """A graceful stop (hooks.STOPPING) ends a cron run before its next batch and out of a
+        pause for Xero's limits, instead of after RUN_SECONDS; the queue is left as it was."""
+        moves = self._invoices(60)
+        moves.action_xero_send()
+        self.env.flush_all()  # as the cron's first commit does
+        export = self.env["xero.export"].with_company(self.connection.company_id)
+        self.addCleanup(STOPPING.clear)
+
+        STOPPING.set()
+        run = export._xero_export_connection(self.connection, 20, self.cron, time.monotonic() + 30)
+        self.assertEqual(run, (0, True), "nothing claimed, work left for the next run")
+        self.assertEqual(self.proxy.count("PUT", INVOICES), 0)
+        self.assertEqual(set(moves.mapped("xero_state")), {"queued"})
+
+        # Paused for Xero's minute limit, waited out inside the run: a stop ends the wait.
+        STOPPING.clear()
+        self.connection.sudo().not_before = fields.Datetime.now() + timedelta(seconds=60)
+        threading.Timer(0.5, STOPPING.set).start()
+        t0 = time.monotonic()
+        run = export._xero_export_connection(self.connection, 20, self.cron, time.monotonic() + 60)
+        self.assertLess(time.monotonic() - t0, 30, "the run waited out the pause")
+        self.assertEqual(run, (0, True))
+        self.assertEqual(self.proxy.count("PUT", INVOICES), 0)
+
+        STOPPING.clear()
+        self.connection.sudo().not_before = False
+        run = export._xero_export_connection(self.connection, 20, self.cron, time.monotonic() + 30)
+        self.assertEqual(run, (60, False))
+        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
 
     def test_contacts_matched_by_number_email_then_name_never_shared(self):
         client = self.connection._xero_client()

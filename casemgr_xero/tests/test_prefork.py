@@ -8,6 +8,7 @@ the real ``WorkerCron`` class, as the module's ``post_load`` left it, runs its s
 """
 
 import os
+import signal
 import sys
 import threading
 
@@ -15,6 +16,8 @@ import odoo
 from odoo.modules.module import get_manifest
 from odoo.service.server import PreforkServer, WorkerCron
 from odoo.tests import BaseCase, tagged
+
+from ..hooks import STOPPING
 
 # Far below Odoo's 60 s + pid % 10, far above a thread start on a loaded machine.
 PATIENCE = 10
@@ -76,3 +79,13 @@ class TestCronWorkerFirstPoll(BaseCase):
                 os.write(worker.wakeup_fd_w, b".")
                 thread.join(PATIENCE)
         self.assertEqual(done, [True, True])
+
+    def test_graceful_stop_signal_is_seen_by_the_export(self):
+        """The master's graceful stop sends SIGINT to each worker: Odoo's handler ends the
+        worker after its job; ours also tells the running export (hooks.STOPPING)."""
+        worker = self._worker()
+        self.addCleanup(STOPPING.clear)
+        self.assertFalse(STOPPING.is_set())
+        worker.signal_handler(signal.SIGINT, None)
+        self.assertFalse(worker.alive, "Odoo's own handler still runs")
+        self.assertTrue(STOPPING.is_set())
