@@ -19,9 +19,10 @@ lock is gone with the dead backend).
    re-triggers its cron, due now, as at any end with work left.
 
 ``post_load`` runs where the module is imported: in the prefork master when it preloads the
-database (``-d`` / ``db_name``) or when the module is server-wide (``--load=base,web,casemgr_xero``),
-so before it forks any worker. Imported later, in a worker only, it changes nothing that matters
-(that worker polls once more, at once). Threaded and test servers are untouched.
+database (``-d`` / ``db_name``) or when the module is server-wide
+(``--load=base,web,casemgr_xero``), so before it forks any worker. Imported later, in a worker
+only, hook 1 changes nothing that matters (that worker polls once more, at once) and hook 2
+applies to workers forked after that. Threaded and test servers are untouched.
 """
 
 import logging
