@@ -19,8 +19,9 @@ What it does, all on 127.0.0.1:
   by the server's own payments cron.
 - Mid-run it SIGKILLs the cron worker that holds a claim while one of its PUT /Invoices is in
   flight (``--kills`` times) and restarts the whole server (SIGTERM, graceful, then start again;
-  ``--restarts`` times), and measures how long the queue takes to move again and how long the
-  killed worker's claim stays unresolved.
+  ``--restarts`` times), and measures how long the killed worker's claim stays unresolved, how
+  long until a cron worker runs the export job again (Odoo's log), until Xero's limits allow a
+  call again (the organisations' shared pause), and until the export's next Xero call.
 - It stops by itself when every invoice is sent and every payment mirrored, or after
   ``--max-minutes``, and prints per-organisation figures, then one SCALE line. Exit status 1 on
   any duplicate, missing invoice or doubled payment.
@@ -56,6 +57,10 @@ PASSWORD = "bench-scale-user"
 LOG = h.REPO / ".cache" / "bench-scale-odoo.log"
 CLAIM_LOCK = 0x58434C4D  # casemgr_xero.models.xero_export.CLAIM_LOCK
 INVOICES = h.API + "/Invoices"
+
+
+def secs(value, none="none"):
+    return none if value is None else f"{value:.1f}s"
 
 
 def log(msg):
@@ -547,6 +552,43 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 time.sleep(0.2)
             return None
 
+        job_line = re.compile(
+            r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) \d+ INFO \S+ "
+            r"odoo\.addons\.base\.models\.ir_cron: Job 'Xero: export queued invoices' "
+            r"\(\d+\) starting"
+        )
+
+        def job_started_after(t_wall, limit=300):
+            """Seconds from wall time ``t_wall`` to the next start of the export cron job
+            (Odoo's own log line: a cron worker took the job), None if none within ``limit``."""
+            end = time.monotonic() + limit
+            while time.monotonic() < end and not stop.is_set():
+                with open(LOG) as f:
+                    for line in f:
+                        m = job_line.match(line)
+                        if not m:
+                            continue
+                        ts = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S"))
+                        ts += int(m.group(2)) / 1000
+                        if ts >= t_wall:
+                            return ts - t_wall
+                if sent_total() >= args.invoices:
+                    return None
+                time.sleep(0.2)
+            return None
+
+        def calls_allowed_after():
+            """Seconds until the first organisation with work left may call Xero again: its
+            pause for Xero's limits (``xero_connection.not_before``, shared by all workers)."""
+            rows = db_rows(
+                "SELECT min(greatest(0, extract(epoch FROM coalesce(c.not_before, "
+                "now() at time zone 'utc') - (now() at time zone 'utc')))) "
+                "FROM xero_connection c WHERE c.state = 'connected' AND EXISTS ("
+                "SELECT 1 FROM account_move m WHERE m.xero_connection_id = c.id "
+                "AND m.xero_state IN ('queued', 'sending'))"
+            )
+            return float(rows[0][0] or 0)
+
         # --- webhook bursts: pay some already-sent invoices in Xero, announce them signed
         paid = {}  # move id -> Xero PaymentID
         pay_lock = threading.Lock()
@@ -661,7 +703,8 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                     hwm[pid] = max(hwm.get(pid, 0), vm_hwm_kb(pid))
                     exporters.add(pid)
                     os.kill(pid, signal.SIGKILL)
-                    t_kill = time.monotonic()
+                    t_kill, t_kill_wall = time.monotonic(), time.time()
+                    allowed = calls_allowed_after()
                     kills += 1
                     armed = False
                     log(f"kill {kills}: SIGKILL cron worker {pid} ({len(sending)} sending)")
@@ -680,8 +723,14 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                             break
                         time.sleep(0.2)
                     moved = wait_moved_after(t_kill)
-                    events.append(("kill", t_kill - t_run, len(sending), resolved, moved))
-                    log(f"  claim resolved after {resolved}s, queue moved after {moved}s")
+                    job = job_started_after(t_kill_wall)
+                    events.append(
+                        ("kill", t_kill - t_run, len(sending), resolved, moved, job, allowed)
+                    )
+                    log(
+                        f"  claim resolved after {resolved}s, export job running again after "
+                        f"{job}s, calls allowed after {allowed:.1f}s, next call after {moved}s"
+                    )
                     continue
             if restarts < args.restarts and kills >= args.kills and frac >= restart_at[restarts]:
                 for pid in server.children():
@@ -692,10 +741,13 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 server.start()
                 restarts += 1
                 t_up = time.monotonic() - t_r
+                t_up_wall = time.time()
+                allowed = calls_allowed_after()
                 log(f"restart {restarts}: stopped in {t_down:.0f}s, answering after {t_up:.0f}s")
                 moved = wait_moved_after(t_r + t_up)  # the old server's last job is done
-                events.append(("restart", t_r - t_run, t_down, t_up, moved))
-                log(f"  queue moved after {moved}s")
+                job = job_started_after(t_up_wall)
+                events.append(("restart", t_r - t_run, t_down, t_up, moved, job, allowed))
+                log(f"  export job running again after {job}s, next call after {moved}s")
                 continue
             time.sleep(0.5)
         t_end = time.monotonic()
@@ -817,20 +869,20 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         print(row)
     for ev in events:
         if ev[0] == "kill":
-            _w, at, n_sending, resolved, moved = ev
+            _w, at, n_sending, resolved, moved, job, allowed = ev
             print(
                 f"  kill at {at:.0f}s: cron worker SIGKILLed with a PUT in flight; its claim "
-                f"({n_sending} invoices sending) resolved after "
-                f"{'%.1fs' % resolved if resolved is not None else 'NOT within 300s'}; "
-                f"export's next Xero call after "
-                f"{'%.1fs' % moved if moved is not None else 'none'}"
+                f"({n_sending} invoices sending) resolved after {secs(resolved, 'NOT in 300s')}; "
+                f"export job running again after {secs(job)}; Xero calls allowed again "
+                f"(limits) after {allowed:.1f}s; export's next Xero call after {secs(moved)}"
             )
         else:
-            _w, at, t_down, t_up, moved = ev
+            _w, at, t_down, t_up, moved, job, allowed = ev
             print(
                 f"  restart at {at:.0f}s: graceful stop {t_down:.0f}s, answering again after "
-                f"{t_up:.0f}s; export's next Xero call after that "
-                f"{'%.1fs' % moved if moved is not None else 'none'}"
+                f"{t_up:.0f}s; then: export job running again after {secs(job)}; Xero calls "
+                f"allowed again (limits) after {allowed:.1f}s; export's next Xero call after "
+                f"{secs(moved)}"
             )
     print(
         f"  payments: {len(paid)} made in Xero and announced by webhook (each burst posted "

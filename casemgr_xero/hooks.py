@@ -21,8 +21,8 @@ lock is gone with the dead backend).
 ``post_load`` runs where the module is imported: in the prefork master when it preloads the
 database (``-d`` / ``db_name``) or when the module is server-wide
 (``--load=base,web,casemgr_xero``), so before it forks any worker. Imported later, in a worker
-only, hook 1 changes nothing that matters (that worker polls once more, at once) and hook 2
-applies to workers forked after that. Threaded and test servers are untouched.
+only (neither), they change nothing that matters: that worker polls once more, at once, and its
+SIGINT handler was bound before. Threaded and test servers are untouched.
 """
 
 import logging
