@@ -55,6 +55,7 @@ from casemgr_xero_core.testing.webhook import build_event, build_payload, signed
 KEY = "bench-scale-webhook-key"
 PASSWORD = "bench-scale-user"
 LOG = h.REPO / ".cache" / "bench-scale-odoo.log"
+CALLS = h.REPO / ".cache" / "bench-scale-calls.log"  # every Xero call, per organisation
 CLAIM_LOCK = 0x58434C4D  # casemgr_xero.models.xero_export.CLAIM_LOCK
 INVOICES = h.API + "/Invoices"
 
@@ -577,15 +578,18 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 time.sleep(0.2)
             return None
 
-        def calls_allowed_after():
-            """Seconds until the first organisation with work left may call Xero again: its
-            pause for Xero's limits (``xero_connection.not_before``, shared by all workers)."""
+        def calls_allowed_after(conn_ids=None):
+            """Seconds until Xero's limits let the export call again (``not_before``, the pause
+            every worker shares): the first organisation with work left, or, given
+            ``conn_ids``, the last of those (a dead claim is looked up in Xero: a call)."""
+            where = "c.id = ANY(%s)" if conn_ids else "c.state = 'connected'"
             rows = db_rows(
-                "SELECT min(greatest(0, extract(epoch FROM coalesce(c.not_before, "
-                "now() at time zone 'utc') - (now() at time zone 'utc')))) "
-                "FROM xero_connection c WHERE c.state = 'connected' AND EXISTS ("
+                f"SELECT {'max' if conn_ids else 'min'}(greatest(0, extract(epoch FROM "
+                "coalesce(c.not_before, now() at time zone 'utc') - (now() at time zone 'utc'))))"
+                f" FROM xero_connection c WHERE {where} AND EXISTS ("
                 "SELECT 1 FROM account_move m WHERE m.xero_connection_id = c.id "
-                "AND m.xero_state IN ('queued', 'sending'))"
+                "AND m.xero_state IN ('queued', 'sending'))",
+                [list(conn_ids)] if conn_ids else [],
             )
             return float(rows[0][0] or 0)
 
@@ -698,13 +702,15 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 if inflight and pids:
                     pid = pids[0]
                     sending = db_rows(
-                        "SELECT id, xero_attempt_key FROM account_move WHERE xero_state = 'sending'"
+                        "SELECT id, xero_attempt_key, xero_connection_id FROM account_move "
+                        "WHERE xero_state = 'sending'"
                     )
                     hwm[pid] = max(hwm.get(pid, 0), vm_hwm_kb(pid))
                     exporters.add(pid)
                     os.kill(pid, signal.SIGKILL)
                     t_kill, t_kill_wall = time.monotonic(), time.time()
                     allowed = calls_allowed_after()
+                    claim_paused = calls_allowed_after({r[2] for r in sending}) if sending else 0
                     kills += 1
                     armed = False
                     log(f"kill {kills}: SIGKILL cron worker {pid} ({len(sending)} sending)")
@@ -725,7 +731,16 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                     moved = wait_moved_after(t_kill)
                     job = job_started_after(t_kill_wall)
                     events.append(
-                        ("kill", t_kill - t_run, len(sending), resolved, moved, job, allowed)
+                        (
+                            "kill",
+                            t_kill - t_run,
+                            len(sending),
+                            resolved,
+                            moved,
+                            job,
+                            allowed,
+                            claim_paused,
+                        )
                     )
                     log(
                         f"  claim resolved after {resolved}s, export job running again after "
@@ -735,17 +750,20 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
             if restarts < args.restarts and kills >= args.kills and frac >= restart_at[restarts]:
                 for pid in server.children():
                     hwm[pid] = max(hwm.get(pid, 0), vm_hwm_kb(pid))
-                t_r = time.monotonic()
+                t_r, t_r_wall = time.monotonic(), time.time()
+                allowed = calls_allowed_after()
                 server.stop()
                 t_down = time.monotonic() - t_r
+                t_launch, t_launch_wall = time.monotonic(), time.time()
                 server.start()
                 restarts += 1
                 t_up = time.monotonic() - t_r
-                t_up_wall = time.time()
-                allowed = calls_allowed_after()
                 log(f"restart {restarts}: stopped in {t_down:.0f}s, answering after {t_up:.0f}s")
-                moved = wait_moved_after(t_r + t_up)  # the old server's last job is done
-                job = job_started_after(t_up_wall)
+                # From the SIGTERM on: the new server's first export job and Xero call.
+                moved = wait_moved_after(t_launch)
+                moved = None if moved is None else moved + (t_launch - t_r)
+                job = job_started_after(t_launch_wall)
+                job = None if job is None else job + (t_launch_wall - t_r_wall)
                 events.append(("restart", t_r - t_run, t_down, t_up, moved, job, allowed))
                 log(f"  export job running again after {job}s, next call after {moved}s")
                 continue
@@ -781,6 +799,14 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
             )
             paid_in_odoo = cr.fetchone()[0]
         per_tenant_calls = proxy.per_tenant()
+        with open(CALLS, "w") as f:  # the timeline behind the figures, for reading afterwards
+            f.write("# seconds since the run began: tenant method path action (answered after)\n")
+            f.writelines(
+                f"{r.started - t_run:8.2f} {r.tenant} {r.method} {r.path} {r.action} "
+                f"({r.ended - r.started if r.ended else -1:.2f}s)\n"
+                for r in sorted(proxy.requests, key=lambda r: r.started)
+            )
+            f.writelines(f"{at:8.2f} EVENT {ev[0]}\n" for ev in events for at in [ev[1]])
         put_windows = {}
         rows_out = []
         total_dup = total_missing = 0
@@ -869,20 +895,21 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         print(row)
     for ev in events:
         if ev[0] == "kill":
-            _w, at, n_sending, resolved, moved, job, allowed = ev
+            _w, at, n_sending, resolved, moved, job, allowed, claim_paused = ev
             print(
                 f"  kill at {at:.0f}s: cron worker SIGKILLed with a PUT in flight; its claim "
-                f"({n_sending} invoices sending) resolved after {secs(resolved, 'NOT in 300s')}; "
+                f"({n_sending} invoices sending; their organisations paused for Xero's limits "
+                f"{claim_paused:.1f}s more) resolved after {secs(resolved, 'NOT in 300s')}; "
                 f"export job running again after {secs(job)}; Xero calls allowed again "
                 f"(limits) after {allowed:.1f}s; export's next Xero call after {secs(moved)}"
             )
         else:
             _w, at, t_down, t_up, moved, job, allowed = ev
             print(
-                f"  restart at {at:.0f}s: graceful stop {t_down:.0f}s, answering again after "
-                f"{t_up:.0f}s; then: export job running again after {secs(job)}; Xero calls "
-                f"allowed again (limits) after {allowed:.1f}s; export's next Xero call after "
-                f"{secs(moved)}"
+                f"  restart at {at:.0f}s, from its SIGTERM: graceful stop {t_down:.1f}s, "
+                f"answering again after {t_up:.1f}s, export job running again after "
+                f"{secs(job)}; Xero calls allowed again (limits) after {allowed:.1f}s; the new "
+                f"server's first Xero call after {secs(moved)}"
             )
     print(
         f"  payments: {len(paid)} made in Xero and announced by webhook (each burst posted "
