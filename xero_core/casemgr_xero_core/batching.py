@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
+from urllib.parse import quote
 
 T = TypeVar("T")
 
@@ -24,5 +25,27 @@ def chunks(seq: Iterable[T], size: int = MAX_INVOICES_PER_REQUEST) -> Iterator[l
         if len(buf) >= size:
             yield buf
             buf = []
+    if buf:
+        yield buf
+
+
+def chunks_by_url_length(
+    values: Iterable[str], budget: int, max_items: int = MAX_INVOICES_PER_REQUEST
+) -> Iterator[list[str]]:
+    """Consecutive lists of ``values`` for one comma-separated query parameter each: at most
+    ``max_items`` values and ``budget`` characters once URL-encoded (separators included). A
+    value longer than the budget on its own goes alone."""
+    if budget < 1 or max_items < 1:
+        raise ValueError("budget and max_items must be >= 1")
+    buf: list[str] = []
+    used = 0
+    for value in values:
+        cost = len(quote(str(value), safe="")) + (len(quote(",", safe="")) if buf else 0)
+        if buf and (used + cost > budget or len(buf) >= max_items):
+            yield buf
+            buf, used = [], 0
+            cost = len(quote(str(value), safe=""))
+        buf.append(value)
+        used += cost
     if buf:
         yield buf

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from .batching import MAX_INVOICES_PER_REQUEST, chunks
+from .batching import MAX_INVOICES_PER_REQUEST, chunks, chunks_by_url_length
 from .endpoints import XeroEndpoints
 from .errors import (
     AuthError,
@@ -31,7 +31,11 @@ _logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 MAX_PAGES = 200
-LOOKUP_CHUNK = 40  # invoice numbers / where-clauses per GET (keeps the URL short)
+LOOKUP_CHUNK = 40  # IDs / where-clauses per GET (keeps the URL short)
+# Invoice numbers per GET /Invoices?InvoiceNumbers=…: as many as fit this many URL-encoded
+# characters, at most a batch (50): a batch whose outcome is unknown (a killed worker, a
+# dropped answer) is looked up in one call, which counts against Xero's 60 calls a minute.
+LOOKUP_URL_BUDGET = 1500
 
 
 def _quote_where(value: str) -> str:
@@ -214,7 +218,7 @@ class XeroClient:
         """{InvoiceNumber: invoice} for those that exist (DELETED/VOIDED ones included)."""
         wanted = [n for n in dict.fromkeys(numbers) if n]
         found: dict[str, dict] = {}
-        for group in chunks(wanted, LOOKUP_CHUNK):
+        for group in chunks_by_url_length(wanted, LOOKUP_URL_BUDGET):
             wanted_set = set(group)
             for inv in self._list_invoices(invoice_numbers=group):
                 num = inv.get("InvoiceNumber")

@@ -192,3 +192,32 @@ def test_item_outcome_classification():
     assert ItemResult(0, "A", ok=True, xero_id="x").outcome == "sent"
     assert ItemResult(0, "A", ok=False, retryable=True).outcome == "queued"
     assert ItemResult(0, "A", ok=False, xero_id="x", messages=["total"]).outcome == "failed"
+
+
+def test_unknown_batch_of_50_is_looked_up_in_one_call(make_client, xero, xero_proxy):
+    """A batch whose answer was lost is looked up by its numbers in one GET, not two: each
+    call counts against the organisation's 60 a minute."""
+    client = make_client(xero_proxy.url)
+    batch = payloads(50)
+    xero_proxy.drop_after_forward(method="PUT", path_prefix=INV)  # stored, answer lost
+    results = send_invoice_batch(client, batch, "one-lookup")
+    assert all(r.ok and r.bound for r in results)
+    assert xero_proxy.count("PUT", INV) == 1
+    lookups = [r for r in xero_proxy.requests if r.method == "GET" and r.path == INV]
+    assert len(lookups) == 1, [r.query for r in lookups]
+
+
+def test_lookup_groups_stay_within_the_url_budget():
+    from urllib.parse import quote
+
+    from casemgr_xero_core.batching import chunks_by_url_length
+
+    typical = [f"INV/2026/{i:05d}" for i in range(50)]
+    assert list(chunks_by_url_length(typical, 1500)) == [typical]
+    assert [len(g) for g in chunks_by_url_length(typical * 2, 1500)] == [50, 50]
+    long = [f"{'ACME-LEGAL-PRACTICE/' * 3}{i:05d}" for i in range(50)]
+    groups = list(chunks_by_url_length(long, 1500))
+    assert [v for g in groups for v in g] == long and len(groups) > 1
+    for group in groups:
+        assert len(quote(",".join(group), safe="")) <= 1500
+    assert list(chunks_by_url_length(["x" * 2000, "y"], 1500)) == [["x" * 2000], ["y"]]
