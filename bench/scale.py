@@ -19,9 +19,11 @@ What it does, all on 127.0.0.1:
   by the server's own payments cron.
 - Mid-run it SIGKILLs the cron worker that holds a claim while one of its PUT /Invoices is in
   flight (``--kills`` times) and restarts the whole server (SIGTERM, graceful, then start again;
-  ``--restarts`` times), and measures how long the killed worker's claim stays unresolved, how
-  long until a cron worker runs the export job again (Odoo's log), until Xero's limits allow a
-  call again (the organisations' shared pause), and until the export's next Xero call.
+  ``--restarts`` times). Kills and restarts alternate, kills first, from 20% sent on, at least
+  ``EVENT_GAP`` s apart; a fault the run ended before is missing from the SCALE line (exit 1).
+  It measures how long the killed worker's claim stays unresolved, how long until a cron worker
+  runs the export job again (Odoo's log), until Xero's limits allow a call again (the
+  organisations' shared pause), and until the export's next Xero call.
 - It stops by itself when every invoice is sent and every payment mirrored, or after
   ``--max-minutes``, and prints per-organisation figures, then one SCALE line. Exit status 1 on
   any duplicate, missing invoice or doubled payment.
@@ -58,6 +60,7 @@ LOG = h.REPO / ".cache" / "bench-scale-odoo.log"
 CALLS = h.REPO / ".cache" / "bench-scale-calls.log"  # every Xero call, per organisation
 CLAIM_LOCK = 0x58434C4D  # casemgr_xero.models.xero_export.CLAIM_LOCK
 INVOICES = h.API + "/Invoices"
+EVENT_GAP = 20  # seconds at least between two faults (kills, restarts)
 
 
 def secs(value, none="none"):
@@ -662,10 +665,25 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         events = []  # (what, t, details)
         t_run = time.monotonic()
         deadline = t_run + args.max_minutes * 60
-        kill_at = [0.2 + 0.25 * i for i in range(args.kills)]
-        restart_at = [0.2 + 0.25 * (args.kills + i) for i in range(args.restarts)]
+        # The faults, one after the other: kills and restarts alternate (kills first), the first
+        # once 20% of the invoices are sent, each next one at least EVENT_GAP s after the last,
+        # so that they fall into different minutes of Xero's budget (by progress alone they
+        # bunched at the start of one minute, when the export resumes after a pause).
+        plan = []
+        for i in range(max(args.kills, args.restarts)):
+            plan += ["kill"] * (i < args.kills) + ["restart"] * (i < args.restarts)
         kills = restarts = 0
+        last_event = None
         armed = False
+
+        def due(frac):
+            step = kills + restarts
+            if step >= len(plan) or frac < 0.2:
+                return None
+            if last_event is not None and time.monotonic() - last_event < EVENT_GAP:
+                return None
+            return plan[step]
+
         next_burst = time.monotonic() + 5
         while time.monotonic() < deadline:
             sent = sent_total()
@@ -679,14 +697,12 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 and len(paid) >= min(args.payments, args.invoices)
                 and None not in paid.values()
                 and mirrored >= len(paid)
-                and kills >= args.kills
-                and restarts >= args.restarts
             ):
-                break
+                break  # the faults not made by then are missing from the SCALE line (exit 1)
             if sent and time.monotonic() >= next_burst and len(paid) < args.payments:
                 threading.Thread(target=burst, daemon=True).start()
                 next_burst = time.monotonic() + args.burst_every
-            if kills < args.kills and frac >= kill_at[kills]:
+            if due(frac) == "kill":
                 if not armed:
                     # The next PUT /Invoices reaches Xero (stored) and its answer is held 8 s:
                     # the worst moment to die, Xero has the batch and Odoo does not know.
@@ -712,6 +728,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                     allowed = calls_allowed_after()
                     claim_paused = calls_allowed_after({r[2] for r in sending}) if sending else 0
                     kills += 1
+                    last_event = t_kill
                     armed = False
                     log(f"kill {kills}: SIGKILL cron worker {pid} ({len(sending)} sending)")
                     resolved = None
@@ -747,7 +764,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                         f"{job}s, calls allowed after {allowed:.1f}s, next call after {moved}s"
                     )
                     continue
-            if restarts < args.restarts and kills >= args.kills and frac >= restart_at[restarts]:
+            if due(frac) == "restart":
                 for pid in server.children():
                     hwm[pid] = max(hwm.get(pid, 0), vm_hwm_kb(pid))
                 t_r, t_r_wall = time.monotonic(), time.time()
@@ -757,6 +774,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 t_launch, t_launch_wall = time.monotonic(), time.time()
                 server.start()
                 restarts += 1
+                last_event = t_r
                 t_up = time.monotonic() - t_r
                 log(f"restart {restarts}: stopped in {t_down:.0f}s, answering after {t_up:.0f}s")
                 # From the SIGTERM on: the new server's first export job and Xero call.
@@ -929,6 +947,12 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         f"ratio_total={ratio_total:.2f} kills={kills} restarts={restarts}"
     )
     bad = total_dup or total_missing or doubled or payments < len(paid) or sent < args.invoices
+    if kills < args.kills or restarts < args.restarts:
+        print(
+            f"scenario incomplete: the export ended after {kills} of {args.kills} kills and "
+            f"{restarts} of {args.restarts} restarts"
+        )
+        bad = True
     return 1 if bad else 0
 
 
