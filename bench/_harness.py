@@ -151,18 +151,26 @@ def make_partners(registry, count, prefix="Bench Client"):
         )
 
 
-def make_invoices(registry, partner_ids, count, queue=True, chunk=500):
-    """Posted (and queued) one-line invoices; partner i % len(partner_ids)."""
+def make_invoices(registry, partner_ids, count, queue=True, chunk=500, company_id=None):
+    """Posted (and queued) one-line invoices; partner i % len(partner_ids); in ``company_id``'s
+    sale journal when given (else the main company's)."""
     from odoo import Command
 
     ids = []
     for start in range(0, count, chunk):
         with registry.cursor() as cr:
             env = env_of(cr)
-            journal = env["account.journal"].search([("type", "=", "sale")], limit=1)
+            domain = [("type", "=", "sale")]
+            company = {}
+            if company_id:
+                env = env(context={"allowed_company_ids": [company_id]})
+                domain.append(("company_id", "=", company_id))
+                company = {"company_id": company_id}
+            journal = env["account.journal"].search(domain, limit=1)
             moves = env["account.move"].create(
                 [
                     {
+                        **company,
                         "move_type": "out_invoice",
                         "journal_id": journal.id,
                         "partner_id": partner_ids[i % len(partner_ids)],

@@ -167,43 +167,6 @@ def setup_orgs(registry, xl, proxy, k, users_per_org, customers):
     return orgs
 
 
-def make_invoices(registry, org, count, chunk=250):
-    from odoo import Command
-
-    ids = []
-    for start in range(0, count, chunk):
-        with registry.cursor() as cr:
-            env = h.env_of(cr)(context={"allowed_company_ids": [org["company_id"]]})
-            journal = env["account.journal"].search(
-                [("type", "=", "sale"), ("company_id", "=", org["company_id"])], limit=1
-            )
-            moves = env["account.move"].create(
-                [
-                    {
-                        "move_type": "out_invoice",
-                        "company_id": org["company_id"],
-                        "journal_id": journal.id,
-                        "partner_id": org["partner_ids"][n % len(org["partner_ids"])],
-                        "invoice_date": "2019-01-01",
-                        "invoice_line_ids": [
-                            Command.create(
-                                {
-                                    "name": f"Fees {n}",
-                                    "quantity": 1,
-                                    "price_unit": 100.0 + n % 97,
-                                    "tax_ids": [Command.clear()],
-                                }
-                            )
-                        ],
-                    }
-                    for n in range(start, min(count, start + chunk))
-                ]
-            )
-            moves.action_post()
-            ids += moves.ids
-    return ids
-
-
 # ---------------------------------------------------------------------------- server
 class Server:
     def __init__(self, db, args):
@@ -437,7 +400,9 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         t0 = time.monotonic()
         orgs = setup_orgs(registry, xl, proxy, k, args.users, args.customers)
         for org, n in zip(orgs, per_org, strict=True):
-            org["move_ids"] = make_invoices(registry, org, n)
+            org["move_ids"] = h.make_invoices(
+                registry, org["partner_ids"], n, False, 250, company_id=org["company_id"]
+            )
         log(f"{k} organisations, {args.invoices} posted invoices in {time.monotonic() - t0:.0f}s")
         proxy.reset()
         proxy.tenant_limits(args.per_minute, args.per_day, args.concurrent)

@@ -42,7 +42,9 @@ class XeroMappingCheck(models.AbstractModel):
             ) from exc
         # Tax rate names (the CSV file's TaxType) and TaxTypes found by name, filled in.
         taxes = self.env["xero.tax.mapping"]._xero_fill(conn.company_id, lists[1]) or taxes
-        problems = check_settings(accounts, taxes, tracking, *lists)
+        problems = [
+            self._xero_setting_text(p) for p in check_settings(accounts, taxes, tracking, *lists)
+        ]
         unchecked = [
             label
             for label, values in zip(
@@ -58,7 +60,8 @@ class XeroMappingCheck(models.AbstractModel):
         if unchecked:
             lines.append(
                 self.env._(
-                    "This Xero organisation did not list its %s: not checked.", ", ".join(unchecked)
+                    "This Xero organisation did not list its %(what)s: not checked.",
+                    what=", ".join(unchecked),
                 )
             )
         message = "\n".join(lines)
@@ -94,3 +97,22 @@ class XeroMappingCheck(models.AbstractModel):
                 "sticky": bool(problems),
             },
         }
+
+    def _xero_setting_text(self, problem):
+        """A ``casemgr_xero_core.mapping.SettingProblem`` in the user's language."""
+        texts = {
+            "account_inactive": self.env._(
+                "Account %(label)s: Xero has no active account with code %(value)r."
+            ),
+            "tax_no_type": self.env._(
+                "Tax %(label)s: no Xero TaxType, and its name matches no Xero tax rate."
+            ),
+            "tax_inactive": self.env._("Tax %(label)s: Xero has no active tax rate %(value)r."),
+            "tracking_missing": self.env._(
+                "Analytic plan %(label)s: Xero has no tracking category %(value)r."
+            ),
+        }
+        text = texts.get(problem.code)
+        if text is None:
+            return problem.message()
+        return text % {"label": problem.label, "value": problem.value}

@@ -53,6 +53,7 @@ class LineData:
     tax_count: int | None = None  # how many taxes the source line has (Xero takes one)
     tax_label: str | None = None  # the source tax's name, for "not mapped" messages
     tax_key: int | str | None = None  # the source tax's id (the caller's, e.g. to file a cause)
+    account_key: int | str | None = None  # the source account's id (the same, for its code)
 
 
 @dataclass
@@ -213,6 +214,28 @@ def validate_invoice(inv: InvoiceData) -> list[str]:
 # --------------------------------------------------------------------------------- settings
 
 
+SETTING_MESSAGES = {
+    "account_inactive": "Account %(label)s: Xero has no active account with code %(value)r.",
+    "tax_no_type": "Tax %(label)s: no Xero TaxType, and its name matches no Xero tax rate.",
+    "tax_inactive": "Tax %(label)s: Xero has no active tax rate %(value)r.",
+    "tracking_missing": "Analytic plan %(label)s: Xero has no tracking category %(value)r.",
+}
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """A mapping the organisation contradicts: ``code`` (a key of SETTING_MESSAGES), the Odoo
+    record's ``label`` and the mapped Xero ``value``."""
+
+    code: str
+    label: str
+    value: str = ""
+
+    def message(self) -> str:
+        """The English text (the addon renders ``code`` in the user's language)."""
+        return SETTING_MESSAGES[self.code] % {"label": self.label, "value": self.value}
+
+
 def check_settings(
     account_codes: dict[str, str],
     tax_types: dict[str, str],
@@ -220,32 +243,30 @@ def check_settings(
     xero_accounts: list[dict] | None,
     xero_tax_rates: list[dict] | None,
     xero_tracking: list[dict] | None,
-) -> list[str]:
+) -> list[SettingProblem]:
     """Compare our mappings ({Odoo label: Xero value}) with what the organisation has.
 
     A ``None`` list means the organisation could not be asked (the check is skipped for it).
-    Returns plain-words problems naming the Odoo record and the Xero value.
+    Returns one problem per mapping Xero contradicts, naming the Odoo record and the Xero value.
     """
-    problems: list[str] = []
+    problems: list[SettingProblem] = []
     if xero_accounts is not None:
         codes = {a.get("Code") for a in xero_accounts if a.get("Status", "ACTIVE") == "ACTIVE"}
         for label, code in sorted(account_codes.items()):
             if code not in codes:
-                problems.append(f"Account {label}: Xero has no active account with code {code!r}.")
+                problems.append(SettingProblem("account_inactive", label, code))
     if xero_tax_rates is not None:
         types = {t.get("TaxType") for t in xero_tax_rates if t.get("Status", "ACTIVE") == "ACTIVE"}
         for label, tax_type in sorted(tax_types.items()):
             if not tax_type:
-                problems.append(
-                    f"Tax {label}: no Xero TaxType, and its name matches no Xero tax rate."
-                )
+                problems.append(SettingProblem("tax_no_type", label))
             elif tax_type not in types:
-                problems.append(f"Tax {label}: Xero has no active tax rate {tax_type!r}.")
+                problems.append(SettingProblem("tax_inactive", label, tax_type))
     if xero_tracking is not None:
         names = {c.get("Name") for c in xero_tracking if c.get("Status", "ACTIVE") == "ACTIVE"}
         for label, name in sorted(tracking.items()):
             if name not in names:
-                problems.append(f"Analytic plan {label}: Xero has no tracking category {name!r}.")
+                problems.append(SettingProblem("tracking_missing", label, name))
     return problems
 
 

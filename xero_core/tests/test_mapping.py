@@ -125,7 +125,11 @@ def test_check_settings_names_what_xero_lacks():
         [{"TaxType": "OUTPUT", "Status": "ACTIVE"}],
         None,
     )
-    assert problems == [
+    assert [(p.code, p.label, p.value) for p in problems] == [
+        ("account_inactive", "400100 Fees", "999"),
+        ("tax_inactive", "Old tax", "GONE"),
+    ]
+    assert [p.message() for p in problems] == [
         "Account 400100 Fees: Xero has no active account with code '999'.",
         "Tax Old tax: Xero has no active tax rate 'GONE'.",
     ]
