@@ -78,8 +78,6 @@ class XeroFailure(models.Model):
     def _xero_cause_title(self, kind, record):
         if kind == "mapping" and record._name == "account.tax":
             return self.env._("Map tax %s", record.display_name)
-        if kind == "mapping" and record._name == "account.account":
-            return self.env._("Map account %s", record.display_name)
         if kind == "contact":
             return self.env._("Contact %s", record.display_name)
         return record.display_name
@@ -90,13 +88,6 @@ class XeroFailure(models.Model):
                 "Tax %(tax)s has no Xero tax type: map it under Invoicing > Configuration > "
                 "Xero > Tax types, then press Retry: every invoice listed on this card is sent.",
                 tax=record.display_name,
-            )
-        if cause.xero_kind == "mapping" and record._name == "account.account":
-            return self.env._(
-                "Account %(account)s has no code in this company, so Xero would get no "
-                "AccountCode: give it a code, or map it under Invoicing > Configuration > Xero > "
-                "Account codes, then press Retry: every invoice listed on this card is sent.",
-                account=record.display_name,
             )
         if cause.xero_kind == "contact":
             return self.env._(

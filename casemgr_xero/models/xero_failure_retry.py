@@ -123,20 +123,6 @@ class XeroFailure(models.Model):
                     name=self.name,
                     tax=record.display_name,
                 )
-        if self.kind == "mapping" and record._name == "account.account":
-            conn = self.connection_id
-            has_code = record.with_company(conn.company_id).code or self.env[
-                "xero.account.mapping"
-            ].search_count(
-                [("company_id", "=", conn.company_id.id), ("account_id", "=", record.id)]
-            )
-            if not has_code:
-                return None, self.env._(
-                    "%(name)s: account %(account)s still has no code and no Xero account code; "
-                    "map it under Invoicing > Configuration > Xero > Account codes first",
-                    name=self.name,
-                    account=record.display_name,
-                )
         moves = self.move_ids.exists().filtered(lambda m: m.xero_state == "failed")
         queued, skipped = moves._xero_queue()
         self.move_ids = [fields.Command.unlink(m.id) for m in self.move_ids - moves]

@@ -87,7 +87,6 @@ class XeroInvoiceData(models.AbstractModel):
                         tax_count=len(line.tax_ids),
                         tax_label=line.tax_ids[:1].name or None,
                         tax_key=line.tax_ids[:1].id or None,
-                        account_key=line.account_id.id or None,
                     )
                 )
             rate = None
@@ -122,18 +121,14 @@ class XeroInvoiceData(models.AbstractModel):
     # ------------------------------------------------------------------
     def _xero_problems(self, inv):
         """Why ``inv`` (InvoiceData) cannot be sent, one translated line per problem; an
-        unmapped tax and an account without a Xero code are ``XeroCause``s (one dashboard card
-        per tax or account, see xero_failure_export)."""
+        unmapped tax is a ``XeroCause`` (one dashboard card per tax, see xero_failure_export)."""
         out = []
-        causes = {"tax_unmapped": ("account.tax", "tax_key")}
-        causes["account_code_missing"] = ("account.account", "account_key")
         for problem in invoice_problems(inv):
             text = self._xero_problem_text(problem)
-            if problem.code in causes and problem.line:
-                model, key = causes[problem.code]
-                record = self.env[model].browse(getattr(inv.lines[problem.line - 1], key) or [])
-                if record:
-                    text = XeroCause(text, "mapping", record)
+            if problem.code == "tax_unmapped" and problem.line:
+                tax = self.env["account.tax"].browse(inv.lines[problem.line - 1].tax_key or [])
+                if tax:
+                    text = XeroCause(text, "mapping", tax)
             out.append(text)
         return out
 
@@ -167,8 +162,7 @@ class XeroInvoiceData(models.AbstractModel):
             "note_empty": self.env._("a note/section line needs a text."),
             "description_empty": self.env._("the description is empty (field Label)."),
             "account_code_missing": self.env._(
-                "no Xero account code (field Account: set the account's code in this company, "
-                "or map it under Invoicing > Configuration > Xero > Account codes)."
+                "no Xero account code (set it on the income account)."
             ),
             "several_taxes": self.env._(
                 "Xero takes one tax rate per line; use a single (group) tax."

@@ -136,66 +136,6 @@ class TestXeroRetryCards(XeroPaymentsMixin, XeroTestCommon):
             sorted(moves.mapped("name")),
         )
 
-    def test_one_card_for_an_account_without_a_code_here_and_retry_sends_them(self):
-        """Odoo 18 account codes are per company: an account shared from another company has
-        none in this one. One "Map account" card lists every invoice it blocks; Retry is
-        refused until it has a code or a mapping, then sends them all."""
-        other = self.setup_other_company(name="Sister firm")["company"]
-        account = (
-            self.env["account.account"]
-            .with_company(other)
-            .create(
-                {
-                    "name": "Shared advisory fees",
-                    "code": "499100",
-                    "account_type": "income",
-                    "company_ids": [other.id],
-                }
-            )
-        )
-        account.sudo().company_ids |= self.env.company
-        self.assertFalse(account.with_company(self.env.company).code)
-        moves = self.env["account.move"].create(
-            [
-                self._xero_invoice_vals(
-                    tax=self.tax_sale_a, name=f"Advice {i}", account_id=account.id
-                )
-                for i in range(3)
-            ]
-        )
-        moves.action_post()
-        moves.action_xero_send()
-        self._run_export()
-        self.assertEqual(set(moves.mapped("xero_state")), {"failed"})
-        self.assertEqual(self.proxy.count("PUT", INVOICES), 0)
-        card = self._open("mapping", account)
-        self.assertEqual(len(card), 1, "one card for the account, not one per invoice")
-        self.assertIn("Map account", card.name)
-        self.assertIn("Account codes", card.message)
-        self.assertEqual(card.move_ids, moves)
-        self.assertFalse(self._open("invoice_export"), "the invoices have no cards of their own")
-        with self.assertRaisesRegex(UserError, "still has no code"):
-            card.action_xero_retry()
-        self.assertEqual(set(moves.mapped("xero_state")), {"failed"})
-        self.env["xero.account.mapping"].create(
-            {
-                "connection_id": self.connection.id,
-                "account_id": account.id,
-                "xero_account_code": "260",
-            }
-        )
-        card.action_xero_retry()
-        self._run_export()
-        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
-        self.assertEqual(card.state, "resolved")
-        codes = {
-            li.get("AccountCode")
-            for inv in self.xero_local.invoices()
-            if inv["InvoiceNumber"] in moves.mapped("name")
-            for li in inv["LineItems"]
-        }
-        self.assertEqual(codes, {"260"})
-
     def test_a_later_failure_for_another_reason_leaves_the_cause_card(self):
         moves = self._invoices(self.tax_sale_b, 2)
         moves.action_xero_send()

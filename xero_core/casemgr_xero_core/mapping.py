@@ -53,7 +53,6 @@ class LineData:
     tax_count: int | None = None  # how many taxes the source line has (Xero takes one)
     tax_label: str | None = None  # the source tax's name, for "not mapped" messages
     tax_key: int | str | None = None  # the source tax's id (the caller's, e.g. to file a cause)
-    account_key: int | str | None = None  # the source account's id (the same, for its code)
 
 
 @dataclass
