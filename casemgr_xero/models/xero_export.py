@@ -6,7 +6,8 @@ TRANSACTION POLICY (the whole addon follows it; it is written here once)
 1. A cron works on the cron's own cursor and commits once per batch (``tools.commit_batch``;
    each transaction after a commit runs READ COMMITTED, so that a row another worker changed
    meanwhile is waited for or skipped, never a serialization failure).
-   The export cron runs each organisation with work in a thread of its own (Odoo runs a job on
+   The export cron runs each organisation with work (also one that gets work during the run)
+   in a thread of its own (Odoo runs a job on
    one cron worker at a time: one after the other, a slow or rate-limited organisation would
    hold the others up). Each thread works on its own cursor from the registry
    (``registry.cursor()``), READ COMMITTED from its first statement, under the same rules 1-4;
@@ -62,6 +63,8 @@ RUN_SECONDS = 30
 # ir.cron.trigger only fires at the cron workers' next poll (every 60 s + pid % 10), which would
 # cost up to one more minute per window. A longer pause (day limit) re-triggers at its end.
 MAX_INLINE_WAIT = 65
+# While organisations export in threads, the run looks this often for one that got work since.
+WORK_POLL = 1.0
 
 
 class XeroExport(models.AbstractModel):
@@ -77,20 +80,17 @@ class XeroExport(models.AbstractModel):
         if self.env.registry.in_test_mode():
             # One transaction for the whole test: no threads, no waiting (a pause re-triggers).
             done, more = self._xero_export_connections(conns, max_batches, cron, None)
+        elif len(conns) > 1:
+            # Several organisations: a thread each, started as soon as one has work, also
+            # during the run (one that gets work after the run began does not wait for the
+            # next run, up to RUN_SECONDS later).
+            done, more = self._xero_export_parallel(
+                conns, max_batches, time.monotonic() + RUN_SECONDS
+            )
         else:
-            deadline = time.monotonic() + RUN_SECONDS
-            if len(conns) > 1:
-                self.env.cr.execute(
-                    "SELECT DISTINCT xero_connection_id FROM account_move "
-                    "WHERE xero_state IN ('queued', 'sending') AND xero_connection_id = ANY(%s)",
-                    [conns.ids],
-                )
-                busy = {r[0] for r in self.env.cr.fetchall()}
-                conns = conns.filtered(lambda c: c.id in busy)
-            if len(conns) > 1:
-                done, more = self._xero_export_parallel(conns, max_batches, deadline)
-            else:
-                done, more = self._xero_export_connections(conns, max_batches, cron, deadline)
+            done, more = self._xero_export_connections(
+                conns, max_batches, cron, time.monotonic() + RUN_SECONDS
+            )
         # Work left is handed over to a trigger due now (NOTIFY on commit: a new job at once),
         # not reported as ``remaining``: ir.cron would run the job again in this worker, up to
         # 10 times, and the master's limit_time_real watchdog (120 s) is reset only between
@@ -116,7 +116,10 @@ class XeroExport(models.AbstractModel):
         return done, more
 
     def _xero_export_parallel(self, conns, max_batches, deadline):
-        """Export each of ``conns`` in a thread with its own cursor (policy, point 1).
+        """Export each of ``conns`` that has work in a thread with its own cursor (policy,
+        point 1). Until the deadline the cron's cursor looks every ``WORK_POLL`` seconds for
+        organisations that got work since (users press Send to Xero while a run is going):
+        each gets its thread then, once per run.
 
         Returns (moves handled, True when work remains); the first error of a thread is
         raised once every thread has ended."""
@@ -143,13 +146,25 @@ class XeroExport(models.AbstractModel):
                 _logger.exception("Xero export for connection %s failed", conn_id)
                 errors.append(exc)
 
-        threads = [
-            threading.Thread(target=export, args=(conn.id,), name=f"xero-export-{conn.id}")
-            for conn in conns
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
+        threads = {}
+        while True:
+            # READ COMMITTED (commit_batch): each look sees what users queued since.
+            self.env.cr.execute(
+                "SELECT DISTINCT xero_connection_id FROM account_move "
+                "WHERE xero_state IN ('queued', 'sending') AND xero_connection_id = ANY(%s)",
+                [conns.ids],
+            )
+            for conn_id in sorted({r[0] for r in self.env.cr.fetchall()} - threads.keys()):
+                thread = threading.Thread(
+                    target=export, args=(conn_id,), name=f"xero-export-{conn_id}"
+                )
+                thread.start()
+                threads[conn_id] = thread
+            alive = [t for t in threads.values() if t.is_alive()]
+            if not alive or time.monotonic() >= deadline or STOPPING.is_set():
+                break
+            alive[0].join(WORK_POLL)
+        for thread in threads.values():
             thread.join()
         if errors:
             raise errors[0]

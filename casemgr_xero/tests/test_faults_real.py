@@ -348,6 +348,46 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
                 self.assertEqual(len(found), 50)
             cr.execute("UPDATE xero_connection SET active = false WHERE id = %s", [conn_b.id])
 
+    def test_an_organisation_queued_during_a_run_is_exported_in_that_run(self):
+        """Organisation A is exporting; users then queue organisation B's invoices: the same
+        cron run starts B's thread (it does not wait for the next run, up to 30 s later)."""
+        move_ids = self._queue_invoices(100)
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            company_b = env["res.company"].create({"name": "Real Worker Org B2"})
+            self.addCleanup(self._drop_company, company_b.id)
+            income = env["account.move"].browse(move_ids[0]).invoice_line_ids.account_id
+            income.with_company(company_b).code = income.code
+            self.addCleanup(self._drop_code, income.id, company_b.id)
+            conn_b = env["xero.connection"].create(self._xero_connection_vals(company_b))
+            self.created["connections"].append(conn_b.id)
+            self._xero_bind(conn_b, tenant_id="tenant-late-b")
+            cr.execute(
+                "UPDATE account_move SET xero_connection_id = %s, xero_state = 'not_sent' "
+                "WHERE id = ANY(%s)",
+                [conn_b.id, move_ids[50:]],
+            )
+        # A's PUT is held 4 s; B's invoices are queued (committed) while it is in flight.
+        self.proxy.delay(4.0, method="PUT", path_prefix=INVOICES, times=1)
+        run = threading.Thread(target=self._run_export)
+        run.start()
+        self.assertTrue(self.proxy.wait_for("PUT", INVOICES, timeout=30))
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE account_move SET xero_state = 'queued' WHERE id = ANY(%s)",
+                [move_ids[50:]],
+            )
+        run.join(60)
+        self.assertFalse(run.is_alive())
+        puts = sorted(
+            (r for r in self.proxy.requests if r.method == "PUT" and r.path == INVOICES),
+            key=lambda r: r.started,
+        )
+        self.assertEqual([r.tenant for r in puts], [self.xero_local.tenant_id(), "tenant-late-b"])
+        self.assertEqual({r[2] for r in self._rows(move_ids)}, {"sent"}, "all sent in one run")
+        with self.registry.cursor() as cr:
+            cr.execute("UPDATE xero_connection SET active = false WHERE id = %s", [conn_b.id])
+
     def _drop_code(self, account_id, company_id):
         with self.registry.cursor() as cr:
             cr.execute(
