@@ -7,12 +7,12 @@ TRANSACTION POLICY (the whole addon follows it; it is written here once)
    each transaction after a commit runs READ COMMITTED, so that a row another worker changed
    meanwhile is waited for or skipped, never a serialization failure).
    The export cron runs each organisation with work (also one that gets work during the run)
-   in a thread of its own (Odoo runs a job on
-   one cron worker at a time: one after the other, a slow or rate-limited organisation would
-   hold the others up). Each thread works on its own cursor from the registry
-   (``registry.cursor()``), READ COMMITTED from its first statement, under the same rules 1-4;
-   the threads share nothing but the run's deadline (``RUN_SECONDS``). The cron's own cursor
-   only reads which organisations have work and, once every thread has ended, reports progress.
+   in a thread of its own (Odoo runs a job on one cron worker at a time: one after the other,
+   a slow or rate-limited organisation would hold the others up). Each thread works on its own
+   cursor from the registry (``registry.cursor()``), READ COMMITTED from its first statement,
+   under the same rules 1-4; the threads share nothing but the run's deadline
+   (``RUN_SECONDS``). The cron's own cursor only reads which organisations have work (every
+   second until the deadline) and, once every thread has ended, reports progress.
    In a test transaction (registry in test mode) the organisations run one after the other on
    the test's cursor, and a pause is not waited out (the cron is re-triggered at its end).
 2. The claim is the first statement after a commit (``queued`` → ``sending`` with an attempt
