@@ -41,6 +41,33 @@ class XeroDrift(models.AbstractModel):
         by_id = {m.id: m for m in invoices}
         return [(by_id[d.key], d) for d in compare(documents, xero)], invoices
 
+    def _xero_difference_text(self, diff):
+        """A ``casemgr_xero_core.drift.Difference`` in the user's language."""
+        if diff.field == "existence":
+            return self.env._(
+                "Invoice %(number)s: exists in Odoo as exported but Xero does not have it "
+                "(Xero ID %(xero)s).",
+                number=diff.number,
+                xero=diff.xero,
+            )
+        what = {
+            "total": self.env._("total differs"),
+            "amount_due": self.env._("amount due differs"),
+            "status": self.env._("status differs"),
+        }
+        odoo_states = {
+            "posted": self.env._("posted"),
+            "paid": self.env._("paid"),
+            "not paid": self.env._("not paid"),
+        }
+        return self.env._(
+            "Invoice %(number)s: %(what)s — Odoo %(odoo)s, Xero %(xero)s.",
+            number=diff.number,
+            what=what.get(diff.field, diff.field),
+            odoo=odoo_states.get(diff.odoo, diff.odoo),
+            xero=diff.xero,
+        )
+
     @api.model
     def _cron_xero_drift(self):
         """File one 'drift' failure per differing invoice; resolve those that match again."""
@@ -55,7 +82,7 @@ class XeroDrift(models.AbstractModel):
                 continue
             by_move = {}
             for move, diff in differences:
-                by_move.setdefault(move, []).append(diff.message)
+                by_move.setdefault(move, []).append(self._xero_difference_text(diff))
             for move, messages in by_move.items():
                 Failure._xero_report("drift", move, "\n".join(messages), conn)
             if checked:

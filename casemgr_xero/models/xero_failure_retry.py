@@ -180,7 +180,8 @@ class XeroFailure(models.Model):
         except (XeroError, UserError) as exc:
             return None, self.env._("%(name)s: %(msg)s", name=self.name, msg=exc)
         if differences:
-            message = "\n".join(d.message for _m, d in differences)
+            drift = self.env["xero.drift"]
+            message = "\n".join(drift._xero_difference_text(d) for _m, d in differences)
             self._xero_report("drift", record, message, conn)
             return None, self.env._("%(name)s: still differs: %(msg)s", name=self.name, msg=message)
         self._xero_resolve("drift", record)

@@ -77,3 +77,19 @@ class TestXeroDrift(XeroTestCommon):
         wizard = self.env["xero.drift.wizard"].browse(action["res_id"])
         self.assertEqual(wizard.checked_count, 3)
         self.assertFalse(wizard.line_ids)
+
+    def test_every_difference_is_worded_by_the_addon(self):
+        """The addon words each kind of difference itself (translatable); in English it says
+        what the core's plain text says."""
+        from casemgr_xero_core.drift import Difference
+
+        drift = self.env["xero.drift"]
+        for diff in (
+            Difference(1, "INV/1", "existence", "exported", "abc-123"),
+            Difference(1, "INV/1", "total", "100.00", "110.00"),
+            Difference(1, "INV/1", "amount_due", "0.00", "10.00"),
+            Difference(1, "INV/1", "status", "posted", "VOIDED"),
+            Difference(1, "INV/1", "status", "paid", "AUTHORISED"),
+            Difference(1, "INV/1", "status", "not paid", "PAID"),
+        ):
+            self.assertEqual(drift._xero_difference_text(diff), diff.message)

@@ -15,7 +15,8 @@ class XeroDriftWizard(models.TransientModel):
 
     def action_xero_check(self):
         self.ensure_one()
-        differences, checked = self.env["xero.drift"]._xero_drift_differences(self.connection_id)
+        drift = self.env["xero.drift"]
+        differences, checked = drift._xero_drift_differences(self.connection_id)
         self.line_ids.unlink()
         self.write(
             {
@@ -27,7 +28,7 @@ class XeroDriftWizard(models.TransientModel):
                             "field": diff.field,
                             "odoo_value": diff.odoo,
                             "xero_value": diff.xero,
-                            "message": diff.message,
+                            "message": drift._xero_difference_text(diff),
                         }
                     )
                     for move, diff in differences
