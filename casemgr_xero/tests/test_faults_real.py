@@ -308,23 +308,7 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
 
     def test_organisations_export_in_parallel_in_one_cron_run(self):
         move_ids = self._queue_invoices(100)
-        # A second organisation (company, connection, tenant) takes half of the queue (the
-        # invoices stay the main company's; the export reads them in its connection's company,
-        # so the income account gets its code there too: codes are company-dependent).
-        with self.registry.cursor() as cr:
-            env = self._env(cr)
-            company_b = env["res.company"].create({"name": "Real Worker Org B"})
-            self.addCleanup(self._drop_company, company_b.id)
-            income = env["account.move"].browse(move_ids[0]).invoice_line_ids.account_id
-            income.with_company(company_b).code = income.code
-            self.addCleanup(self._drop_code, income.id, company_b.id)
-            conn_b = env["xero.connection"].create(self._xero_connection_vals(company_b))
-            self.created["connections"].append(conn_b.id)
-            self._xero_bind(conn_b, tenant_id="tenant-parallel-b")
-            cr.execute(
-                "UPDATE account_move SET xero_connection_id = %s WHERE id = ANY(%s)",
-                [conn_b.id, move_ids[50:]],
-            )
+        conn_b = self._second_organisation(move_ids[50:], "tenant-parallel-b")
         # Each organisation's PUT is held 6 s (longer than the other's contact calls on a busy
         # machine): one after the other they could not overlap.
         self.proxy.delay(6.0, method="PUT", path_prefix=INVOICES, times=2)
@@ -342,31 +326,17 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         with self.registry.cursor() as cr:
             env = self._env(cr)
             names = {r[0]: r[1] for r in self._rows(move_ids)}
-            for conn_id, ids in ((self.connection_id, move_ids[:50]), (conn_b.id, move_ids[50:])):
+            for conn_id, ids in ((self.connection_id, move_ids[:50]), (conn_b, move_ids[50:])):
                 found = env["xero.connection"].browse(conn_id)._xero_client()
                 found = found.find_invoices_by_number([names[i] for i in ids])
                 self.assertEqual(len(found), 50)
-            cr.execute("UPDATE xero_connection SET active = false WHERE id = %s", [conn_b.id])
+            cr.execute("UPDATE xero_connection SET active = false WHERE id = %s", [conn_b])
 
     def test_an_organisation_queued_during_a_run_is_exported_in_that_run(self):
         """Organisation A is exporting; users then queue organisation B's invoices: the same
         cron run starts B's thread (it does not wait for the next run, up to 30 s later)."""
         move_ids = self._queue_invoices(100)
-        with self.registry.cursor() as cr:
-            env = self._env(cr)
-            company_b = env["res.company"].create({"name": "Real Worker Org B2"})
-            self.addCleanup(self._drop_company, company_b.id)
-            income = env["account.move"].browse(move_ids[0]).invoice_line_ids.account_id
-            income.with_company(company_b).code = income.code
-            self.addCleanup(self._drop_code, income.id, company_b.id)
-            conn_b = env["xero.connection"].create(self._xero_connection_vals(company_b))
-            self.created["connections"].append(conn_b.id)
-            self._xero_bind(conn_b, tenant_id="tenant-late-b")
-            cr.execute(
-                "UPDATE account_move SET xero_connection_id = %s, xero_state = 'not_sent' "
-                "WHERE id = ANY(%s)",
-                [conn_b.id, move_ids[50:]],
-            )
+        conn_b = self._second_organisation(move_ids[50:], "tenant-late-b", state="not_sent")
         # A's PUT is held 4 s; B's invoices are queued (committed) while it is in flight.
         self.proxy.delay(4.0, method="PUT", path_prefix=INVOICES, times=1)
         run = threading.Thread(target=self._run_export)
@@ -386,7 +356,29 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         self.assertEqual([r.tenant for r in puts], [self.xero_local.tenant_id(), "tenant-late-b"])
         self.assertEqual({r[2] for r in self._rows(move_ids)}, {"sent"}, "all sent in one run")
         with self.registry.cursor() as cr:
-            cr.execute("UPDATE xero_connection SET active = false WHERE id = %s", [conn_b.id])
+            cr.execute("UPDATE xero_connection SET active = false WHERE id = %s", [conn_b])
+
+    def _second_organisation(self, move_ids, tenant_id, state="queued"):
+        """A second organisation (company, connection, tenant) that takes ``move_ids``, in
+        ``state``. The invoices stay the main company's; the export reads them in its
+        connection's company, so the income account gets its code there too (codes are
+        company-dependent). Returns the connection's id."""
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            company_b = env["res.company"].create({"name": f"Real Worker Org {tenant_id}"})
+            self.addCleanup(self._drop_company, company_b.id)
+            income = env["account.move"].browse(move_ids[0]).invoice_line_ids.account_id
+            income.with_company(company_b).code = income.code
+            self.addCleanup(self._drop_code, income.id, company_b.id)
+            conn_b = env["xero.connection"].create(self._xero_connection_vals(company_b))
+            self.created["connections"].append(conn_b.id)
+            self._xero_bind(conn_b, tenant_id=tenant_id)
+            cr.execute(
+                "UPDATE account_move SET xero_connection_id = %s, xero_state = %s "
+                "WHERE id = ANY(%s)",
+                [conn_b.id, state, move_ids],
+            )
+            return conn_b.id
 
     def _drop_code(self, account_id, company_id):
         with self.registry.cursor() as cr:

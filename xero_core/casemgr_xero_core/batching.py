@@ -37,15 +37,15 @@ def chunks_by_url_length(
     value longer than the budget on its own goes alone."""
     if budget < 1 or max_items < 1:
         raise ValueError("budget and max_items must be >= 1")
+    sep = len(quote(",", safe=""))
     buf: list[str] = []
     used = 0
     for value in values:
-        cost = len(quote(str(value), safe="")) + (len(quote(",", safe="")) if buf else 0)
-        if buf and (used + cost > budget or len(buf) >= max_items):
+        size = len(quote(str(value), safe=""))
+        if buf and (used + sep + size > budget or len(buf) >= max_items):
             yield buf
             buf, used = [], 0
-            cost = len(quote(str(value), safe=""))
+        used += size + (sep if buf else 0)
         buf.append(value)
-        used += cost
     if buf:
         yield buf
