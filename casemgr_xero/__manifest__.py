@@ -3,14 +3,15 @@
     "name": "Case Manager Xero Integration",
     "summary": "Export posted customer invoices to Xero in batches, exactly once; "
     "mirror Xero payments back through signed webhooks; fix failures on a dashboard.",
-    "version": "18.0.1.1.0",
+    "version": "1.2.0",
     "category": "Accounting/Accounting",
     "author": "casemgr_xero developers",
     "website": "https://example.invalid/casemgr_xero",
     "license": "LGPL-3",
     "depends": ["account", "mail"],
     "external_dependencies": {
-        "python": ["xero_python", "casemgr_xero_core"],
+        # PyPI distributions (19.0 checks them with importlib.metadata; 18.0 too, then imports)
+        "python": ["xero-python", "casemgr-xero-core"],
     },
     "data": [
         "security/casemgr_xero_security.xml",

@@ -18,11 +18,16 @@ import secrets
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .. import compat
+
 _logger = logging.getLogger(__name__)
 
 APP_WEBHOOK_PATH = "/xero/webhook/app/%s"
 
 
+@compat.sql_constraints(
+    ("client_id_uniq", "UNIQUE (client_id)", "A Xero app with this Client ID already exists."),
+)
 class XeroApp(models.Model):
     _name = "xero.app"
     _description = "Xero App"
@@ -43,10 +48,6 @@ class XeroApp(models.Model):
         help="Register this URL once, as the app's webhook delivery URL in Xero.",
     )
     connection_ids = fields.One2many("xero.connection", "app_id", string="Connections")
-
-    _sql_constraints = [
-        ("client_id_uniq", "UNIQUE (client_id)", "A Xero app with this Client ID already exists."),
-    ]
 
     def _compute_webhook_url(self):
         for app in self:

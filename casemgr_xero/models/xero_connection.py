@@ -17,6 +17,7 @@ from casemgr_xero_core.errors import ReconnectRequired, XeroError
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .. import compat
 from ..tools import short_transaction
 
 _logger = logging.getLogger(__name__)
@@ -26,6 +27,18 @@ CALLBACK_PATH = "/xero/oauth/callback"
 SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
 
 
+@compat.sql_constraints(
+    (
+        "tenant_uniq",
+        "EXCLUDE (tenant_id WITH =) WHERE (active AND tenant_id IS NOT NULL)",
+        "This Xero organisation is already connected to another company.",
+    ),
+    (
+        "company_active_uniq",
+        "EXCLUDE (company_id WITH =) WHERE (active)",
+        "A company can have only one active Xero connection.",
+    ),
+)
 class XeroConnection(models.Model):
     _name = "xero.connection"
     _description = "Xero Connection"
@@ -108,19 +121,6 @@ class XeroConnection(models.Model):
     not_before = fields.Datetime(
         copy=False, readonly=True, help="No Xero call is made before this time (rate limits)."
     )
-
-    _sql_constraints = [
-        (
-            "tenant_uniq",
-            "EXCLUDE (tenant_id WITH =) WHERE (active AND tenant_id IS NOT NULL)",
-            "This Xero organisation is already connected to another company.",
-        ),
-        (
-            "company_active_uniq",
-            "EXCLUDE (company_id WITH =) WHERE (active)",
-            "A company can have only one active Xero connection.",
-        ),
-    ]
 
     # ------------------------------------------------------------------
     # Computes / constraints

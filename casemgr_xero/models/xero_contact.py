@@ -9,6 +9,7 @@ from casemgr_xero_core.contacts import Who, match_contacts
 
 from odoo import fields, models
 
+from .. import compat
 from ..tools import commit_batch
 from .xero_failure_export import XeroCause
 
@@ -16,6 +17,18 @@ CONTACT_SYNC = timedelta(minutes=10)
 CONTACT_LOCK = 0x5845524F  # pg_advisory_xact_lock(CONTACT_LOCK, connection id): "XERO"
 
 
+@compat.sql_constraints(
+    (
+        "partner_uniq",
+        "UNIQUE (connection_id, partner_id)",
+        "This partner is already bound to a Xero contact.",
+    ),
+    (
+        "contact_uniq",
+        "UNIQUE (connection_id, xero_contact_id)",
+        "This Xero contact is already bound to another partner.",
+    ),
+)
 class XeroContact(models.Model):
     """A Xero contact of a connection's organisation, and the Odoo partner bound to it.
 
@@ -37,19 +50,6 @@ class XeroContact(models.Model):
     name = fields.Char(string="Name in Xero")
     email = fields.Char(string="E-mail in Xero")
     contact_number = fields.Char(string="Contact number in Xero")
-
-    _sql_constraints = [
-        (
-            "partner_uniq",
-            "UNIQUE (connection_id, partner_id)",
-            "This partner is already bound to a Xero contact.",
-        ),
-        (
-            "contact_uniq",
-            "UNIQUE (connection_id, xero_contact_id)",
-            "This Xero contact is already bound to another partner.",
-        ),
-    ]
 
     # ------------------------------------------------------------------
     # Binding partners of a batch (the export service calls this)

@@ -21,7 +21,7 @@ TRANSACTION POLICY (the whole addon follows it; it is written here once)
    written onto rows that still carry that key and committed before the next claim. A batch
    whose outcome is unknown (dropped connection, timeout, crash) is sent again only after a
    lookup by InvoiceNumber in Xero has bound what Xero already has.
-3. Progress is reported as ir.cron expects (``ir.cron._notify_progress``); a run that stops
+3. Progress is reported as ir.cron expects (``compat.cron_progress``); a run that stops
    with work left (or after ``RUN_SECONDS``, or as soon as its prefork worker is asked to stop:
    ``hooks.STOPPING``) re-triggers its cron, due now, and reports no
    ``remaining`` (ir.cron's own re-runs would chain past ``limit_time_real``; see there).
@@ -48,6 +48,7 @@ from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 
 from odoo import api, fields, models
 
+from .. import compat
 from ..hooks import STOPPING
 from ..tools import ClaimLiveness, commit_batch
 
@@ -70,6 +71,11 @@ WORK_POLL = 1.0
 class XeroExport(models.AbstractModel):
     _name = "xero.export"
     _description = "Xero export service"
+
+    @api.model
+    def _xero_set_groups(self, action_ids, group_xmlids):
+        """Who sees *Send to Xero* (data file; the groups field's name differs by series)."""
+        return compat.set_groups(self.env["ir.actions.server"].browse(action_ids), group_xmlids)
 
     @api.model
     def _cron_xero_export(self, max_batches=20):
@@ -98,7 +104,7 @@ class XeroExport(models.AbstractModel):
         # ``bench/run scale``: a graceful stop waited out two runs). In a test, as before.
         test = self.env.registry.in_test_mode()
         remaining = self._xero_queued_count() if more and test else 0
-        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        compat.cron_progress(self.env, done, remaining)
         if more:
             cron._trigger()
         return True

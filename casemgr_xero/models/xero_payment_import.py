@@ -21,6 +21,7 @@ from casemgr_xero_core.payments import invoices_to_look_at
 
 from odoo import api, fields, models
 
+from .. import compat
 from ..tools import commit_batch
 
 _logger = logging.getLogger(__name__)
@@ -63,9 +64,7 @@ class XeroPaymentImport(models.AbstractModel):
             except XeroError as exc:
                 _logger.warning("Xero payments for connection %s deferred: %s", conn.id, exc)
                 cron._trigger(at=fields.Datetime.now() + timedelta(seconds=60))
-        self.env["ir.cron"]._notify_progress(
-            done=done, remaining=self._xero_pending() if more else 0
-        )
+        compat.cron_progress(self.env, done, self._xero_pending() if more else 0)
         if more:
             cron._trigger()
         return True

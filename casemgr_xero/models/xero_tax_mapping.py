@@ -4,7 +4,12 @@ from casemgr_xero_core.csv_template import NO_TAX_CODE
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .. import compat
 
+
+@compat.sql_constraints(
+    ("tax_uniq", "UNIQUE (company_id, tax_id)", "This tax is already mapped."),
+)
 class XeroTaxMapping(models.Model):
     """Odoo tax → Xero tax rate, known two ways: its ``TaxType`` code, which the API takes
     (``OUTPUT2``), and its display name, which Xero's import file takes (``15% GST on Income``,
@@ -33,10 +38,6 @@ class XeroTaxMapping(models.Model):
         "'20% (VAT on Income)'), needed in Xero's CSV import file. Check mappings fills it "
         "from the TaxType when the company is connected.",
     )
-
-    _sql_constraints = [
-        ("tax_uniq", "UNIQUE (company_id, tax_id)", "This tax is already mapped."),
-    ]
 
     @api.constrains("xero_tax_type", "xero_tax_name")
     def _check_xero_tax(self):

@@ -1,7 +1,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import fields, models
 
+from .. import compat
 
+
+@compat.sql_constraints(
+    ("plan_uniq", "UNIQUE (company_id, plan_id)", "This analytic plan is already mapped."),
+)
 class XeroTrackingMapping(models.Model):
     """Odoo analytic plan → Xero tracking category; the analytic account is the option."""
 
@@ -14,7 +19,3 @@ class XeroTrackingMapping(models.Model):
 
     plan_id = fields.Many2one("account.analytic.plan", required=True, ondelete="cascade")
     xero_category = fields.Char(string="Xero tracking category", required=True)
-
-    _sql_constraints = [
-        ("plan_uniq", "UNIQUE (company_id, plan_id)", "This analytic plan is already mapped."),
-    ]

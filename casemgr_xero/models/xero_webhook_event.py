@@ -10,7 +10,12 @@ from psycopg2.extras import execute_values
 
 from odoo import api, fields, models
 
+from .. import compat
 
+
+@compat.sql_constraints(
+    ("dedupe_uniq", "UNIQUE (connection_id, dedupe_key)", "This Xero event is already stored."),
+)
 class XeroWebhookEvent(models.Model):
     _name = "xero.webhook.event"
     _description = "Xero Webhook Event"
@@ -37,14 +42,6 @@ class XeroWebhookEvent(models.Model):
     attempts = fields.Integer(readonly=True)
     message = fields.Text(readonly=True)
     processed_at = fields.Datetime(readonly=True)
-
-    _sql_constraints = [
-        (
-            "dedupe_uniq",
-            "UNIQUE (connection_id, dedupe_key)",
-            "This Xero event is already stored.",
-        ),
-    ]
 
     # ------------------------------------------------------------------
     # Request path (controller): one INSERT, no ORM beyond it

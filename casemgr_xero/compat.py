@@ -1,0 +1,90 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Every difference between the Odoo series casemgr_xero runs on (18.0, 19.0), in one place.
+
+Each name below says what differs and the series it starts in; the rest of the addon reads the
+same on every series by going through these names. Views, data files and tests are written to
+what both series accept (search views: ``<group>`` without ``expand``/``string``; groups set in
+Python, not as a field in XML), so they need nothing here.
+
+- SQL constraints: 18.0 reads ``_sql_constraints``; since 19.0 that attribute is ignored (a
+  warning, nothing created) and each constraint is a ``models.Constraint`` attribute
+  (``sql_constraints``).
+- Cron progress: 18.0 ``ir.cron._notify_progress``; since 19.0 ``_commit_progress``, which also
+  commits (``cron_progress``).
+- Groups of users, actions and menus: 18.0 ``groups_id``; since 19.0 ``group_ids``
+  (``GROUPS_FIELD``, ``set_groups``).
+- ``web_read_group``: 18.0 ``(domain, fields, groupby)``; since 19.0 ``(domain, groupby,
+  aggregates)`` (``web_read_group``).
+- Manifest ``external_dependencies``: both series look PyPI distributions up with
+  ``importlib.metadata`` (19.0 first to insist), so they are named as distributions.
+- ``odoo`` itself is a namespace package since 19.0 (no ``odoo.__file__``): scripts find its
+  addons through ``odoo.__path__``.
+
+The manifest's version carries no series (``1.2.0``): each series prefixes its own, and finds
+the migrations under ``migrations/<x.y.z>/`` the same way. The prefork hooks (``hooks.py``)
+wrap ``WorkerCron.sleep`` and ``Worker.signal_handler``, unchanged between 18.0 and 19.0
+(checked in both series' ``odoo/service/server.py``).
+
+Odoo 20.0 (released September 2026, Python >= 3.12) is not supported yet: no source of it was
+at hand to test on. What we expect to touch, from the 19.0 deprecations: ``_notify_progress``
+goes (``_commit_progress`` only); ``odoo.osv.expression`` gives way to ``odoo.fields.Domain``;
+the Python floor rises to 3.12. Nothing here claims it works.
+"""
+
+from odoo import models, release
+
+SERIES = release.version_info[0]
+
+# res.users / ir.actions.* / ir.ui.menu: ``groups_id`` became ``group_ids`` in 19.0.
+GROUPS_FIELD = "groups_id" if SERIES < 19 else "group_ids"
+
+
+def sql_constraints(*specs):
+    """Class decorator: the model's SQL constraints, ``(name, definition, message)`` each.
+
+    18.0 reads them from ``_sql_constraints``; 19.0 ignores that attribute (it only warns) and
+    wants one ``models.Constraint`` attribute per constraint, named ``_<name>``. Either way the
+    constraint in PostgreSQL is named ``<table>_<name>`` (``tests/test_compat.py`` finds each in
+    the catalog).
+    """
+
+    def decorate(cls):
+        if SERIES < 19:
+            cls._sql_constraints = [*cls.__dict__.get("_sql_constraints", []), *specs]
+            return cls
+        for name, definition, message in specs:
+            constraint = models.Constraint(definition, message)
+            setattr(cls, "_" + name, constraint)
+            constraint.__set_name__(cls, "_" + name)  # what a class body would have done
+        return cls
+
+    return decorate
+
+
+def cron_progress(env, done, remaining):
+    """Tell ``ir.cron`` how far the running job got (nothing outside a cron job).
+
+    18.0 ``_notify_progress`` writes the figures; 19.0 ``_commit_progress`` writes them and
+    commits. Callers call it where the transaction policy commits anyway (after a batch's
+    results), so both series commit at the same points.
+    """
+    cron = env["ir.cron"]
+    if SERIES < 19:
+        cron._notify_progress(done=done, remaining=remaining)
+    elif env.context.get("ir_cron_progress_id"):  # outside a job 19 would commit, 18 does nothing
+        cron._commit_progress(done, remaining=remaining)
+
+
+def set_groups(record, group_xmlids):
+    """Give an action (or menu) the groups ``group_xmlids``; returns True (XML ``<function>``)."""
+    groups = [record.env.ref(xmlid).id for xmlid in group_xmlids]
+    record.write({GROUPS_FIELD: [(6, 0, groups)]})
+    return True
+
+
+def web_read_group(model, domain, groupby):
+    """``web_read_group`` counting records per ``groupby``: its groups, as each series returns
+    them."""
+    if SERIES < 19:
+        return model.web_read_group(domain, groupby, groupby)["groups"]
+    return model.web_read_group(domain, groupby, ["__count"])["groups"]
