@@ -17,6 +17,14 @@ Python, not as a field in XML), so they need nothing here.
   aggregates)`` (``web_read_group``).
 - Manifest ``external_dependencies``: both series look PyPI distributions up with
   ``importlib.metadata`` (19.0 first to insist), so they are named as distributions.
+- Registry test mode (one cursor serving the test and every "new" cursor): 18.0
+  ``Registry.enter_test_mode`` / ``in_test_mode()``; since 19.0 the test case patches the
+  registry's ``cursor`` (``BaseCase.registry_enter_test_mode_cls``) and the registry has no such
+  method (``in_test_mode``, ``enter_test_mode``). The addon's transaction helpers still read it
+  (issue #20 removes that); on both series it means the same thing.
+- HTTP requests in an ``HttpCase``: 18.0 serves any; since 19.0 only those carrying the test's
+  cookie, or all inside ``allow_requests(all_requests=True)`` (``allow_http_requests``): a Xero
+  webhook is a plain POST from outside.
 - ``odoo`` itself is a namespace package since 19.0 (no ``odoo.__file__``): scripts find its
   addons through ``odoo.__path__``.
 
@@ -88,3 +96,26 @@ def web_read_group(model, domain, groupby):
     if SERIES < 19:
         return model.web_read_group(domain, groupby, groupby)["groups"]
     return model.web_read_group(domain, groupby, ["__count"])["groups"]
+
+
+def in_test_mode(registry):
+    """Whether ``registry.cursor()`` gives cursors sharing a test's transaction."""
+    if SERIES < 19:
+        return registry.in_test_mode()
+    return "cursor" in vars(registry)  # BaseCase._registry_test_mode_patches: patch.object
+
+
+def enter_test_mode(case_cls):
+    """Put the registry in test mode for the test class ``case_cls`` (from its setUpClass)."""
+    if SERIES < 19:
+        case_cls.registry.enter_test_mode(case_cls.cr)
+        case_cls.addClassCleanup(case_cls.registry.leave_test_mode)
+    elif not case_cls._registry_patched:  # an HttpCase has done it already
+        case_cls.registry_enter_test_mode_cls()
+
+
+def allow_http_requests(case):
+    """Let the Odoo server of the ``HttpCase`` ``case`` serve requests made without its cookie
+    (a webhook POSTed as Xero would), for the rest of the test (from its ``setUp``)."""
+    if SERIES >= 19:
+        case.enterContext(case.allow_requests(all_requests=True))

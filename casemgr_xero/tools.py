@@ -7,6 +7,8 @@ The policy they serve is written at the top of ``models/xero_export.py``.
 
 from contextlib import contextmanager
 
+from . import compat
+
 
 def commit_batch(env):
     """Commit the work done so far (a cron's batch); the next transaction runs READ COMMITTED.
@@ -18,7 +20,7 @@ def commit_batch(env):
 
     In a test transaction (the registry in test mode) nothing may commit: this only flushes.
     """
-    if env.registry.in_test_mode():
+    if compat.in_test_mode(env.registry):
         env.flush_all()
     else:
         env.cr.commit()
@@ -34,7 +36,7 @@ def short_transaction(registry):
     pacing time every worker shares (``xero.connection._xero_detached``, ``xero.api``).
     """
     with registry.cursor() as cr:
-        if not registry.in_test_mode():  # a test cursor shares the test's transaction
+        if not compat.in_test_mode(registry):  # a test cursor shares the test's transaction
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         yield cr
 
@@ -66,7 +68,7 @@ class ClaimLiveness:
         self.close()
 
     def hold(self, token):
-        if self.env.registry.in_test_mode():
+        if compat.in_test_mode(self.env.registry):
             cr = self.env.cr
         else:
             if self._cr is None:

@@ -83,7 +83,7 @@ class XeroExport(models.AbstractModel):
         cron = self.env.ref("casemgr_xero.ir_cron_xero_export")
         commit_batch(self.env)  # whatever ran before us is committed; a fresh snapshot
         conns = self.env["xero.connection"].search([("state", "=", "connected")])
-        if self.env.registry.in_test_mode():
+        if compat.in_test_mode(self.env.registry):
             # One transaction for the whole test: no threads, no waiting (a pause re-triggers).
             done, more = self._xero_export_connections(conns, max_batches, cron, None)
         elif len(conns) > 1:
@@ -102,7 +102,7 @@ class XeroExport(models.AbstractModel):
         # 10 times, and the master's limit_time_real watchdog (120 s) is reset only between
         # jobs, so a chain of 30 s runs would get the worker killed mid-batch (seen in
         # ``bench/run scale``: a graceful stop waited out two runs). In a test, as before.
-        test = self.env.registry.in_test_mode()
+        test = compat.in_test_mode(self.env.registry)
         remaining = self._xero_queued_count() if more and test else 0
         compat.cron_progress(self.env, done, remaining)
         if more:
