@@ -37,7 +37,9 @@ wrap ``WorkerCron.sleep`` and ``Worker.signal_handler``, unchanged between 18.0 
 Odoo 20.0 (released September 2026, Python >= 3.12) is not supported yet: no source of it was
 at hand to test on. What we expect to touch, from the 19.0 deprecations: ``_notify_progress``
 goes (``_commit_progress`` only); ``odoo.osv.expression`` gives way to ``odoo.fields.Domain``;
-the Python floor rises to 3.12. Nothing here claims it works.
+the ``/xmlrpc`` and ``/jsonrpc`` endpoints go (19.0 logs "scheduled for removal in Odoo 20" on
+each call; ``scripts/demo_pay.py`` and the benches use XML-RPC, the addon itself does not); the
+Python floor rises to 3.12. Nothing here claims it works.
 """
 
 from odoo import models, release
