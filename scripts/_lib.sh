@@ -312,8 +312,12 @@ ensure_venv() {
         mode="odoo-from-source"
     fi
     key="v2 $ODOO_SERIES $mode $("$BASE_PYTHON" -c 'import sys; print(sys.base_prefix, sys.version)' | tr '\n' ' ')"
-    local stamp="$VENV/.casemgr-stamp"
-    if [[ -x "$VENV/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$key" ]] && "$VENV/bin/python" -c 1 2>/dev/null; then
+    local stamp="$VENV/.casemgr-stamp" built
+    built="$(cat "$stamp" 2>/dev/null)"
+    # Reuse the series' venv whatever ODOO_SRC says; only a PYTHON that brings this series' Odoo
+    # itself, and is not the one the venv was made on, makes a new one.
+    if [[ -x "$VENV/bin/python" && ("$built" == "$key" || ("$mode" != system-site-packages && "$built" == "v2 $ODOO_SERIES "*)) ]] &&
+        "$VENV/bin/python" -c 1 2>/dev/null; then
         PYTHON="$VENV/bin/python"
         if have_odoo; then return 0; fi
         warn "the venv $VENV no longer imports Odoo $ODOO_SERIES (its sources moved?): building it again"
