@@ -117,17 +117,27 @@ class TestXeroSecurity(XeroTestCommon):
             self.assertNotIn(secret, log_text)
 
     def test_csrf_stays_on_except_the_signed_webhook(self):
-        rules = list(http._generate_routing_rules(["casemgr_xero"], nodb_only=False))
-        self.assertTrue(rules)
+        """Every route the addon serves, with what protects it. A new route fails this test
+        until it is listed: a state-changing one keeps Odoo's CSRF check unless, like Xero's
+        webhooks, it is authenticated by a signature of its own."""
+        rules = http._generate_routing_rules(["casemgr_xero"], nodb_only=False)
+        seen = {}
         for url, endpoint in rules:
             routing = endpoint.routing
-            if routing.get("type") == "http" and set(routing.get("methods") or ["POST"]) - {
-                "GET",
-                "HEAD",
-            }:
-                if url.startswith("/xero/webhook/"):
-                    continue  # authenticated by its HMAC signature instead
-                self.assertIsNot(routing.get("csrf", True), False, url)
+            methods = tuple(sorted(routing.get("methods") or ["ANY"]))
+            changes_state = set(methods) - {"GET", "HEAD"}
+            csrf = routing.get("csrf", True) if changes_state else "n/a (read-only)"
+            seen[url] = (routing["type"], routing["auth"], methods, csrf)
+        self.assertEqual(
+            seen,
+            {
+                # state checked against the one-time nonce the connection issued
+                "/xero/oauth/callback": ("http", "user", ("GET",), "n/a (read-only)"),
+                # HMAC-SHA256 of the raw body with the app's (connection's) webhook key
+                "/xero/webhook/app/<int:app_id>": ("http", "public", ("POST",), False),
+                "/xero/webhook/<int:connection_id>": ("http", "public", ("POST",), False),
+            },
+        )
 
     def test_neutralized_database_sends_nothing(self):
         moves = self._queued_invoices(2)
