@@ -349,7 +349,7 @@ class TestXeroCsvExport(XeroTestCommon):
         self.assertIn("0 invoice(s) queued", action["params"]["message"])
         self.assertIn("already exported by CSV", action["params"]["message"])
         self.assertEqual(set(moves.mapped("xero_state")), {"csv"})
-        # Even if something queued them behind the wizard's back, the API path skips them.
+        # The export wizard offers none of them, and a run of the export cron sends none.
         wizard = Form(self.env["xero.export.wizard"])
         self.assertEqual(wizard.move_count, 0)
         self.env["account.move"]._cron_xero_export()
