@@ -181,7 +181,8 @@ class Server:
 
         # The prefork master re-executes sys.argv[0] for its gevent process: give it odoo-bin
         # (``python -m odoo`` would hand it odoo/__main__.py, which cannot run as a script).
-        odoo_bin = os.path.join(os.path.dirname(os.path.dirname(odoo.__file__)), "odoo-bin")
+        # (19.0's odoo is a namespace package: no __file__; its one __path__ entry is the tree)
+        odoo_bin = os.path.join(os.path.dirname(list(odoo.__path__)[0]), "odoo-bin")
         launcher = [odoo_bin] if os.path.exists(odoo_bin) else ["-m", "odoo"]
         return [
             sys.executable,

@@ -12,9 +12,10 @@ Python, not as a field in XML), so they need nothing here.
 - Cron progress: 18.0 ``ir.cron._notify_progress``; since 19.0 ``_commit_progress``, which also
   commits (``cron_progress``).
 - Groups of users, actions and menus: 18.0 ``groups_id``; since 19.0 ``group_ids``
-  (``GROUPS_FIELD``, ``set_groups``).
+  (``GROUPS_FIELD``, ``set_groups``); a group's users: 18.0 ``users``, since 19.0 ``user_ids``
+  (``group_users``).
 - ``web_read_group``: 18.0 ``(domain, fields, groupby)``; since 19.0 ``(domain, groupby,
-  aggregates)`` (``web_read_group``).
+  aggregates)`` (``web_read_group_counts``).
 - Manifest ``external_dependencies``: both series look PyPI distributions up with
   ``importlib.metadata`` (19.0 first to insist), so they are named as distributions.
 - Registry test mode (one cursor serving the test and every "new" cursor): 18.0
@@ -36,7 +37,9 @@ wrap ``WorkerCron.sleep`` and ``Worker.signal_handler``, unchanged between 18.0 
 Odoo 20.0 (released September 2026, Python >= 3.12) is not supported yet: no source of it was
 at hand to test on. What we expect to touch, from the 19.0 deprecations: ``_notify_progress``
 goes (``_commit_progress`` only); ``odoo.osv.expression`` gives way to ``odoo.fields.Domain``;
-the Python floor rises to 3.12. Nothing here claims it works.
+the ``/xmlrpc`` and ``/jsonrpc`` endpoints go (19.0 logs "scheduled for removal in Odoo 20" on
+each call; ``scripts/demo_pay.py`` and the benches use XML-RPC, the addon itself does not); the
+Python floor rises to 3.12. Nothing here claims it works.
 """
 
 from odoo import models, release
@@ -45,6 +48,13 @@ SERIES = release.version_info[0]
 
 # res.users / ir.actions.* / ir.ui.menu: ``groups_id`` became ``group_ids`` in 19.0.
 GROUPS_FIELD = "groups_id" if SERIES < 19 else "group_ids"
+# res.groups: ``users`` became ``user_ids`` in 19.0.
+GROUP_USERS_FIELD = "users" if SERIES < 19 else "user_ids"
+
+
+def group_users(group):
+    """The users of the ``res.groups`` record ``group``."""
+    return group[GROUP_USERS_FIELD]
 
 
 def sql_constraints(*specs):
@@ -90,12 +100,16 @@ def set_groups(record, group_xmlids):
     return True
 
 
-def web_read_group(model, domain, groupby):
-    """``web_read_group`` counting records per ``groupby``: its groups, as each series returns
-    them."""
+def web_read_group_counts(model, domain, field):
+    """``web_read_group`` by ``field`` (as a kanban's columns): ``[(value, count)]`` in its
+    order, empty columns included. 18.0 counts in ``<field>_count``; 19.0 in ``__count``, and
+    adds the empty columns (``group_expand``) when asked as its kanban view asks."""
     if SERIES < 19:
-        return model.web_read_group(domain, groupby, groupby)["groups"]
-    return model.web_read_group(domain, groupby, ["__count"])["groups"]
+        groups = model.web_read_group(domain, [field], [field])["groups"]
+        return [(g[field], g[f"{field}_count"]) for g in groups]
+    kanban = model.with_context(read_group_expand=True)
+    groups = kanban.web_read_group(domain, [field], ["__count"])["groups"]
+    return [(g[field], g["__count"]) for g in groups]
 
 
 def in_test_mode(registry):

@@ -312,8 +312,12 @@ ensure_venv() {
         mode="odoo-from-source"
     fi
     key="v2 $ODOO_SERIES $mode $("$BASE_PYTHON" -c 'import sys; print(sys.base_prefix, sys.version)' | tr '\n' ' ')"
-    local stamp="$VENV/.casemgr-stamp"
-    if [[ -x "$VENV/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$key" ]] && "$VENV/bin/python" -c 1 2>/dev/null; then
+    local stamp="$VENV/.casemgr-stamp" built
+    built="$(cat "$stamp" 2>/dev/null)"
+    # Reuse the series' venv whatever ODOO_SRC says; only a PYTHON that brings this series' Odoo
+    # itself, and is not the one the venv was made on, makes a new one.
+    if [[ -x "$VENV/bin/python" && ("$built" == "$key" || ("$mode" != system-site-packages && "$built" == "v2 $ODOO_SERIES "*)) ]] &&
+        "$VENV/bin/python" -c 1 2>/dev/null; then
         PYTHON="$VENV/bin/python"
         if have_odoo; then return 0; fi
         warn "the venv $VENV no longer imports Odoo $ODOO_SERIES (its sources moved?): building it again"
@@ -584,6 +588,21 @@ install_addon() {
         tail -n 40 "$logf" >&2
         die "Odoo could not install $ADDON_NAME on $db (exit $rc, module state '${state:-none}')"
     fi
+    # An Odoo tree whose extra addons depend on modules it lacks (the 19.0 snapshot's
+    # ai_app_deepseek: auto_install on an absent ai_app) leaves them 'to install' for ever, and
+    # Odoo's cron runner then skips the whole database ("modules to install/upgrade/remove"):
+    # no export, no payment import. Put those back to 'uninstalled', and say so.
+    local stuck
+    stuck="$("$PG_BIN/psql" -X -q -h "$PG_HOST" -p "$PG_PORT" -U odoo -d "$db" -tAc "
+        UPDATE ir_module_module m SET state = 'uninstalled'
+         WHERE m.state = 'to install' AND EXISTS (
+               SELECT 1 FROM ir_module_module_dependency d
+                WHERE d.module_id = m.id
+                  AND d.name NOT IN (SELECT name FROM ir_module_module
+                                      WHERE state IN ('installed', 'to install', 'to upgrade')))
+        RETURNING m.name" 2>/dev/null | tr '\n' ' ')"
+    [[ -n "${stuck// /}" ]] && warn "$db: set back to 'uninstalled' (their dependencies are not in this Odoo tree): $stuck"
+    return 0
 }
 
 # ---- browser (tours, screenshots) ------------------------------------------------

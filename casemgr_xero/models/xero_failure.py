@@ -5,6 +5,8 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .. import compat
+
 _logger = logging.getLogger(__name__)
 
 RETENTION_PARAM = "casemgr_xero.failure_retention_days"
@@ -242,7 +244,7 @@ class XeroFailure(models.Model):
             self.env["xero.failure"]._xero_report("auth", conn, message, conn)
             if not activity_type:
                 continue
-            users = manager_group.users.filtered(
+            users = compat.group_users(manager_group).filtered(
                 lambda u, c=conn: not u.share and c.company_id in u.company_ids
             )
             already = conn.activity_ids.filtered(
