@@ -539,20 +539,26 @@ settle_stats() {
     _db_psql -c "VACUUM ANALYZE" >/dev/null 2>&1 || die "VACUUM ANALYZE of $db failed"
 }
 
-# write_odoo_conf FILE HTTP_PORT
+# write_odoo_conf FILE HTTP_PORT [ADDONS_DIRS]
+# addons_path: ADDONS_DIRS when given (comma separated; may be empty), else the addon's parent
+# directory; then Odoo's own addons directories.
 write_odoo_conf() {
     local conf="$1" port="$2" odoo_dirs addons_parent
     odoo_dirs="$(odoo_addons_dirs)" || die "cannot locate Odoo's addons directories"
     [[ -n "$odoo_dirs" ]] || die "Odoo's addons directories not found"
-    [[ -f "$ADDON_DIR/__manifest__.py" ]] || die "$ADDON_DIR/__manifest__.py not found"
-    addons_parent="$(cd "$(dirname "$ADDON_DIR")" && pwd)"
+    if [[ -n "${3+set}" ]]; then
+        addons_parent="$3"
+    else
+        [[ -f "$ADDON_DIR/__manifest__.py" ]] || die "$ADDON_DIR/__manifest__.py not found"
+        addons_parent="$(cd "$(dirname "$ADDON_DIR")" && pwd)"
+    fi
     mkdir -p "$CACHE/odoo-data"
     cat >"$conf" <<EOF
 [options]
 db_host = $PG_HOST
 db_port = $PG_PORT
 db_user = odoo
-addons_path = $addons_parent,$odoo_dirs
+addons_path = ${addons_parent:+$addons_parent,}$odoo_dirs
 data_dir = $CACHE/odoo-data
 without_demo = True
 log_level = warn
