@@ -145,6 +145,8 @@ def setup_orgs(registry, xl, proxy, k, users_per_org, customers):
             env["xero.payment.journal"].create(
                 {"connection_id": conn.id, "xero_account": "090", "journal_id": bank.id}
             )
+            from odoo.addons.casemgr_xero import compat  # the addon's one home for series diffs
+
             users = env["res.users"].create(
                 [
                     {
@@ -153,7 +155,7 @@ def setup_orgs(registry, xl, proxy, k, users_per_org, customers):
                         "password": PASSWORD,
                         "company_id": company.id,
                         "company_ids": [(6, 0, [company.id])],
-                        "groups_id": [(6, 0, [group.id, env.ref("base.group_user").id])],
+                        compat.GROUPS_FIELD: [(6, 0, [group.id, env.ref("base.group_user").id])],
                     }
                     for u in range(users_per_org)
                 ]
