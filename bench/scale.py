@@ -3,7 +3,7 @@ server restarted mid-run, several organisations exporting at once under Xero's l
 
     bench/run scale [--invoices 3000 --orgs 3 --workers 4 --cron-threads 2 --per-minute 10
                      --per-day 5000 --concurrent 5 --payments 15 --burst-every 20 --users 2
-                     --customers 40 --kills 2 --restarts 1 --max-minutes 30]
+                     --customers 40 --kills 2 --restarts 1 --max-minutes 30 --inject-fault F]
 
 What it does, all on 127.0.0.1:
 - K organisations: one company (the main one + K-1 new, generic chart), one connection and one
@@ -25,14 +25,23 @@ What it does, all on 127.0.0.1:
   runs the export job again (Odoo's log), until Xero's limits allow a call again (the
   organisations' shared pause), and until the export's next Xero call.
 - It stops by itself when every invoice is sent and every payment mirrored, or after
-  ``--max-minutes``, and prints per-organisation figures, then one SCALE line. Exit status 1 on
-  any duplicate, missing invoice or doubled payment.
+  ``--max-minutes``, and prints per-organisation figures, its checks, then one SCALE line.
 
-Ratio (per organisation) = invoices per minute between its first and last invoice write (the
-PUT /Invoices answers) / the bound 50 x its calls allowed per minute; "allowed" is
-``--per-minute`` minus the calls per minute the payments mirror spent on that organisation in
-the same window (its reads share the organisation's budget; printed beside it).
-ratio_total = all invoices / (last write - first write of any organisation) / (sum of bounds).
+Checks (each printed ``check NAME: ok|FAILED``; any failed one exits 1): per organisation
+``_harness.xero_checks`` (no duplicate, none missing, nothing extra in Xero, each Odoo
+xero_invoice_id Xero's InvoiceID for that number, all sent, paid in Odoo exactly when paid in
+Xero), each organisation's ratio <= 1, every payment made in Xero mirrored once and none
+doubled, every webhook burst acknowledged, every fault made, not timed out. ``--inject-fault``
+breaks one thing of organisation 0 after the run (``_harness.FAULTS``).
+
+Ratio (per organisation) = ``_harness.BOUND_FORMULA``: T, the least time from the first call to
+the last answer that ``--per-minute`` calls in any sliding minute (and ``--per-day`` a day) allow
+its ceil(N/50) PUT /Invoices, over the time its export took between the same two points (the
+first of its export's calls, contacts included, to the last answer of one: PUT /Invoices, or the
+GET /Invoices lookup of a dead batch). The payment mirror's calls spend the same budget and are
+not in T (the bound stays a bound). ratio_per_org is the smallest; ratio_total = the largest
+organisation's T (organisations run in parallel, each with its own budget) over first call of
+any to last answer of any.
 """
 
 import argparse
@@ -60,6 +69,7 @@ LOG = h.REPO / ".cache" / "bench-scale-odoo.log"
 CALLS = h.REPO / ".cache" / "bench-scale-calls.log"  # every Xero call, per organisation
 CLAIM_LOCK = 0x58434C4D  # casemgr_xero.models.xero_export.CLAIM_LOCK
 INVOICES = h.API + "/Invoices"
+CONTACTS = h.API + "/Contacts"
 EVENT_GAP = 20  # seconds at least between two faults (kills, restarts)
 
 
@@ -333,22 +343,6 @@ def vm_hwm_kb(pid):
 
 
 # ---------------------------------------------------------------------------- Xero side
-def xl_request(xl, method, path, tenant, body=None, query=""):
-    req = urllib.request.Request(
-        f"{xl.url}{h.API}{path}{query}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={
-            "Authorization": "Bearer bench",
-            "Xero-Tenant-Id": tenant,
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-        },
-    )
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        return json.loads(resp.read() or b"{}")
-
-
 def xero_direct(xl, tenant):
     """A client straight to the emulator (a Xero user's own actions, outside the app's limits)."""
     from casemgr_xero_core.client import XeroClient
@@ -359,16 +353,6 @@ def xero_direct(xl, tenant):
         tenant,
         get_token=lambda: {"access_token": "bench", "expires_at": time.time() + 9999},
     )
-
-
-def xero_invoices(xl, tenant):
-    out = []
-    for page in range(1, 1000):
-        items = xl_request(xl, "GET", "/Invoices", tenant, query=f"?page={page}").get("Invoices")
-        out += items or []
-        if not items or len(items) < 100:
-            break
-    return out
 
 
 # ---------------------------------------------------------------------------- run
@@ -393,7 +377,10 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
     ap.add_argument("--kills", type=int, default=2)
     ap.add_argument("--restarts", type=int, default=1)
     ap.add_argument("--max-minutes", type=float, default=30)
+    h.add_fault_option(ap)
     args = ap.parse_args()
+    checks = h.Checks()
+    fault = None
     k = args.orgs
     per_org = [args.invoices // k + (1 if i < args.invoices % k else 0) for i in range(k)]
     LOG.parent.mkdir(exist_ok=True)
@@ -567,9 +554,12 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         # --- webhook bursts: pay some already-sent invoices in Xero, announce them signed
         paid = {}  # move id -> Xero PaymentID
         pay_lock = threading.Lock()
+        answers = {}  # webhook POST answers by status ("None": no answer, server down)
+        unacked = 0  # bursts never answered 200 (Xero would give up on them)
         burst_size = 1  # per organisation and burst: payments keep arriving during the run
 
         def burst():
+            nonlocal unacked
             rows = db_rows(
                 "SELECT id, xero_connection_id, xero_invoice_id, amount_total FROM account_move "
                 "WHERE xero_state = 'sent' AND move_type = 'out_invoice' ORDER BY random()"
@@ -623,11 +613,14 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                                 )
                             except OSError:
                                 status = None
+                            with pay_lock:
+                                answers[str(status)] = answers.get(str(status), 0) + 1
                             if status == 200:
                                 break
                             time.sleep(2)
                         if status != 200:
                             log(f"webhook not acknowledged: {status}")
+                            unacked += 1
 
         # --- the scenario
         events = []  # (what, t, details)
@@ -793,51 +786,35 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 for r in sorted(proxy.requests, key=lambda r: r.started)
             )
             f.writelines(f"{at:8.2f} EVENT {ev[0]}\n" for ev in events for at in [ev[1]])
-        put_windows = {}
+        if args.inject_fault:  # after the server stopped: nothing can repair it
+            fault = h.inject_fault(
+                args.inject_fault, registry, xl, orgs[0]["tenant"], orgs[0]["move_ids"]
+            )
         rows_out = []
-        total_dup = total_missing = 0
+        windows = []
         ratios = []
-        bounds_total = 0.0
         for org, n in zip(orgs, per_org, strict=True):
             t = org["tenant"]
-            invs = [i for i in xero_invoices(xl, t) if i.get("Type") == "ACCREC"]
-            numbers = [i["InvoiceNumber"] for i in invs]
-            dup = len(numbers) - len(set(numbers))
-            with registry.cursor() as cr:
-                cr.execute("SELECT name FROM account_move WHERE id = ANY(%s)", [org["move_ids"]])
-                ours = {r[0] for r in cr.fetchall()}
-            missing = len(ours - set(numbers))
-            total_dup += dup
-            total_missing += missing
+            held = h.xero_checks(
+                checks,
+                h.xero_invoices(xl, t),
+                h.odoo_invoices(registry, org["move_ids"]),
+                label=f"org {org['i']}",
+            )
             calls = {}
             for key, n_calls in per_tenant_calls.get(t, {}).items():
                 key = re.sub(r"/[0-9a-f-]{36}$", "/{id}", key.replace(h.API, ""))
                 calls[key] = calls.get(key, 0) + n_calls
             reqs = [r for r in list(proxy.requests) if r.tenant == t]
-            puts = [
-                r
-                for r in reqs
-                if r.method == "PUT" and r.path == INVOICES and r.action == "forward"
-            ]
-            first = min((r.ended for r in puts), default=0)
-            last = max((r.ended for r in puts), default=0)
-            put_windows[t] = (first, last)
-            minutes = max(1e-9, (last - first) / 60)
-            pay_calls = sum(
-                1
-                for r in reqs
-                if first <= r.started <= last
-                and r.action == "forward"
-                and (
-                    (r.method == "GET" and r.path.startswith(INVOICES + "/"))
-                    or r.path.startswith(h.API + "/Payments")
-                )
+            # The export's calls (contacts, PUT /Invoices, the GET /Invoices lookup of a dead
+            # batch), 429s included; not the payment mirror's (/Payments, GET /Invoices/{id}).
+            export = [r for r in reqs if r.path == INVOICES or r.path.startswith(CONTACTS)]
+            first = min((r.started for r in export), default=0.0)
+            last = max((r.ended for r in export), default=0.0)
+            windows.append((first, last))
+            ratio, text = h.bound_ratio(
+                checks, f"org {org['i']}", n, first, last, args.per_minute, args.per_day
             )
-            allowed = args.per_minute - pay_calls / minutes
-            achieved = n / minutes
-            ratio = achieved / (50 * allowed) if allowed > 0 else 0.0
-            raw = achieved / (50 * args.per_minute)
-            bounds_total += 50 * allowed
             ratios.append(ratio)
             upstream = sum(r.upstream_s for r in reqs if first <= r.started <= last)
             # Each sample's state holds until the next sample (the sampler's own pace varies).
@@ -848,27 +825,52 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 if hi > lo:
                     s[kind] += hi - lo
             rows_out.append(
-                f"  org {org['i']}: {n} invoices, Xero holds {len(set(numbers))} "
-                f"(duplicates {dup}, missing {missing}); states "
-                f"{json.dumps(states.get(org['conn_id'], {}), sort_keys=True)}\n"
-                f"    first->last invoice write {last - first:.0f}s: {achieved:.0f} invoices/min;"
-                f" bound 50 x {allowed:.1f} calls/min allowed ({args.per_minute} - "
-                f"{pay_calls / minutes:.1f} spent mirroring payments) = {50 * allowed:.0f}/min: "
-                f"ratio {ratio:.2f} (vs 50 x {args.per_minute}: {raw:.2f})\n"
+                f"  org {org['i']}: {n} invoices, Xero holds {len(held)} distinct numbers; "
+                f"states {json.dumps(states.get(org['conn_id'], {}), sort_keys=True)}\n"
+                f"    {text}\n"
                 f"    calls {json.dumps(calls, sort_keys=True)}\n"
-                f"    wall time in that window (sampled about every 0.5 s): paused for limits "
-                f"{s['paused']:.0f}s, in a Xero call {s['in_call']:.0f}s (of which the emulator "
-                f"answering {upstream:.0f}s), neither (Odoo work, cron wake-up) {s['other']:.0f}s"
+                f"    wall time first call -> last answer (sampled about every 0.5 s): paused for "
+                f"limits {s['paused']:.0f}s, in a Xero call {s['in_call']:.0f}s (of which the "
+                f"emulator answering {upstream:.0f}s), neither (Odoo work, cron wake-up) "
+                f"{s['other']:.0f}s"
             )
-        firsts = [w[0] for w in put_windows.values() if w[0]]
-        lasts = [w[1] for w in put_windows.values() if w[1]]
-        span = max(1e-9, (max(lasts, default=0) - min(firsts, default=0)) / 60)
-        ratio_total = (args.invoices / span) / bounds_total if bounds_total else 0.0
+        # Organisations export in parallel, each with its own budget: the bound of the whole is
+        # the largest organisation's, against first call of any to last answer of any.
+        t_bound = max(h.export_bound(n, args.per_minute, args.per_day)[1] for n in per_org)
+        span = max(w[1] for w in windows) - min(w[0] for w in windows)
+        ratio_total = t_bound / span if t_bound and span > 0 else None
+        if ratio_total is not None:
+            checks("total ratio <= 1", ratio_total <= 1, f"{ratio_total:.3f}")
+        total_text = (
+            f"all {args.invoices} invoices in {span:.1f}s from the first call of any organisation "
+            f"to the last answer of any; bound T = the largest organisation's = {t_bound:.0f}s "
+            "(each has its own budget): "
+            + ("no ratio" if ratio_total is None else f"ratio {ratio_total:.2f}")
+        )
         doubled = sum(1 for n in live.values() if n > 1)
         payments = sum(1 for pid in paid.values() if pid and pid in live)
         sent = sum(v.get("sent", 0) for v in states.values())
         exp_hwm = max((v for p, v in hwm.items() if p in exporters), default=0) / 1024
         all_hwm = max(hwm.values(), default=0) / 1024
+        checks(
+            "payments mirrored",
+            payments == len(paid) == min(args.payments, args.invoices)
+            and paid_in_odoo == len(paid),
+            f"{len(paid)} made in Xero of {args.payments} asked, {payments} mirrored, "
+            f"{paid_in_odoo} invoices paid in Odoo",
+        )
+        checks("payments doubled", not doubled, f"{doubled} mirrored more than once")
+        checks(
+            "webhook bursts acknowledged",
+            not unacked,
+            f"{unacked} bursts not answered 200 within 300 s; answers {json.dumps(answers)}",
+        )
+        checks(
+            "scenario complete",
+            kills >= args.kills and restarts >= args.restarts and not timed_out,
+            f"{kills} of {args.kills} kills, {restarts} of {args.restarts} restarts"
+            + (", TIMED OUT" if timed_out else ""),
+        )
 
     print(
         f"\nscale: {args.invoices} invoices, {k} organisations, Odoo prefork --workers "
@@ -908,20 +910,20 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         f"(none of them created the data)"
     )
     print(f"  run {t_end - t_run:.0f}s{' (TIMED OUT)' if timed_out else ''}")
+    print(f"  total: {total_text}")
+    print(f"    ({h.BOUND_FORMULA})")
+    if args.inject_fault:
+        print(f"  INJECTED FAULT {args.inject_fault}: {fault}")
+    code = checks.report()
+    valid = [r for r in ratios if r is not None]
     print(
-        f"SCALE invoices={args.invoices} sent={sent} duplicates={total_dup} "
-        f"missing={total_missing} payments_expected={len(paid)} payments={payments} "
-        f"doubled={doubled} orgs={k} ratio_per_org={min(ratios, default=0):.2f} "
-        f"ratio_total={ratio_total:.2f} kills={kills} restarts={restarts}"
+        f"SCALE invoices={args.invoices} sent={sent} orgs={k} payments_expected={len(paid)} "
+        f"payments={payments} doubled={doubled} "
+        f"ratio_per_org={f'{min(valid):.2f}' if valid else 'n/a'} "
+        f"ratio_total={'n/a' if ratio_total is None else f'{ratio_total:.2f}'} kills={kills} "
+        f"restarts={restarts} checks={'ok' if not code else 'FAILED'}"
     )
-    bad = total_dup or total_missing or doubled or payments < len(paid) or sent < args.invoices
-    if kills < args.kills or restarts < args.restarts:
-        print(
-            f"scenario incomplete: the export ended after {kills} of {args.kills} kills and "
-            f"{restarts} of {args.restarts} restarts"
-        )
-        bad = True
-    return 1 if bad else 0
+    return code
 
 
 if __name__ == "__main__":

@@ -2,7 +2,12 @@
 events (Xero wants an answer within 5 s; target p99 <= 50 ms) and the time from a payment
 made in Xero + its event to the reconciled payment in Odoo (target <= 10 s).
 
-    bench/run webhook [--events 500 --concurrency 8]
+Checks (any failed one exits 1): every POST answered 200 (non-200 answers counted), every stored
+event processed (none left new or failed), the payment mirrored once and reconciled within 60 s,
+and ``_harness.xero_checks`` over the exported invoices. ``--inject-fault bad-signature`` signs
+one POST of the burst with a wrong key (Odoo must answer 401, the check must fail).
+
+    bench/run webhook [--events 500 --concurrency 8 --invoices 50 --inject-fault F]
 """
 
 import argparse
@@ -42,14 +47,14 @@ def setup(registry, conn_id, invoices):
             }
         )
     partners = h.make_partners(registry, 20)
-    h.make_invoices(registry, partners, invoices)
+    moves = h.make_invoices(registry, partners, invoices)
     h.run_cron_until_done(registry)
     with registry.cursor() as cr:
         cr.execute(
             "SELECT id, xero_invoice_id, amount_total FROM account_move "
             "WHERE xero_state = 'sent' ORDER BY id"
         )
-        return cr.fetchall()
+        return cr.fetchall(), moves
 
 
 def start_server(db, port):
@@ -98,20 +103,22 @@ def main():
     ap.add_argument("--events", type=int, default=500)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--invoices", type=int, default=50)
+    h.add_fault_option(ap, extra=("bad-signature",))
     args = ap.parse_args()
+    checks = h.Checks()
     port = int(os.environ.get("BENCH_HTTP_PORT", "18769"))
     with h.throwaway_db("webhook") as db, h.peer() as (xl, proxy):
         registry = h.odoo_registry(db)
         conn_id = h.setup_connection(registry, xl, proxy)
-        moves = setup(registry, conn_id, args.invoices)
+        moves, move_ids = setup(registry, conn_id, args.invoices)
         tenant = xl.tenant_id()
         proc = start_server(db, port)
         try:
             url = f"http://127.0.0.1:{port}/xero/webhook/{conn_id}"
             # Warm the route once (the first request loads the database's registry).
-            status, _body = signed_post(url, build_payload([]), KEY, timeout=120)
-            if status != 200:
-                raise RuntimeError(f"intent-to-receive answered {status}")
+            warm, _body = signed_post(url, build_payload([]), KEY, timeout=120)
+            if warm != 200:
+                raise RuntimeError(f"intent-to-receive answered {warm}")
             # 1. Burst: one signed event per POST, some concurrency, like Xero redelivering.
             payloads = [
                 build_payload(
@@ -126,14 +133,18 @@ def main():
                 for i in range(args.events)
             ]
 
-            def post(payload):
+            keys = [KEY] * len(payloads)
+            if args.inject_fault == "bad-signature":
+                keys[len(keys) // 2] = "not-" + KEY
+
+            def post(payload, key):
                 t0 = time.perf_counter()
-                status, _body = signed_post(url, payload, KEY)
+                status, _body = signed_post(url, payload, key)
                 return status, (time.perf_counter() - t0) * 1000
 
             t0 = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
-                answers = list(pool.map(post, payloads))
+                answers = list(pool.map(post, payloads, keys))
             burst_s = time.perf_counter() - t0
             lat = sorted(ms for _s, ms in answers)
             statuses = {s: sum(1 for x, _ in answers if x == s) for s in {x for x, _ in answers}}
@@ -161,7 +172,9 @@ def main():
                     }
                 )["PaymentID"]
             t0 = time.perf_counter()
-            signed_post(url, build_payload([build_event(xero_id, tenant_id=tenant)]), KEY)
+            pay_status, _b = signed_post(
+                url, build_payload([build_event(xero_id, tenant_id=tenant)]), KEY
+            )
             reconciled = None
             while time.perf_counter() - t0 < 60:
                 with registry.cursor() as cr:
@@ -186,6 +199,35 @@ def main():
         finally:
             proc.terminate()
             proc.wait(30)
+        fault = (
+            args.inject_fault
+            and args.inject_fault != "bad-signature"
+            and h.inject_fault(args.inject_fault, registry, xl, tenant, move_ids)
+        )
+        held = h.xero_checks(
+            checks, h.xero_invoices(xl, tenant), h.odoo_invoices(registry, move_ids)
+        )
+    all_statuses = [warm, *(st for st, _ms in answers), pay_status]
+    non_200 = sum(1 for st in all_statuses if st != 200)
+    checks(
+        "webhook answers 200",
+        not non_200,
+        f"{non_200} of {len(all_statuses)} POSTs answered otherwise"
+        + (f": {json.dumps(statuses)}" if non_200 else ""),
+    )
+    left = {st: n for st, n in events.items() if st in ("new", "failed")}
+    checks("events processed", not left, f"left new / failed: {left or 0}")
+    checks(
+        "payment reconciled",
+        reconciled is not None,
+        "in Odoo (paid / in payment) "
+        + (f"after {reconciled:.1f}s" if reconciled is not None else "not in 60 s"),
+    )
+    checks(
+        "payment mirrored once",
+        payments == distinct == 1,
+        f"live mirrored payments {payments}, distinct {distinct}, made in Xero 1",
+    )
     print(
         f"\nwebhook: {args.events} signed events, one per POST, {args.concurrency} at a time, "
         f"against Odoo on 127.0.0.1 (1 HTTP worker thread pool, 1 cron thread)"
@@ -201,7 +243,19 @@ def main():
         "(target <= 10 s)"
     )
     print(f"  events by state {events}; live mirrored payments {payments}, distinct {distinct}")
+    print(f"  Xero holds {len(held)} distinct numbers, of {len(move_ids)} exported")
+    if args.inject_fault:
+        what = fault or "one POST of the burst signed with a wrong key"
+        print(f"  INJECTED FAULT {args.inject_fault}: {what}")
+    code = checks.report()
+    print(
+        f"WEBHOOK events={args.events} concurrency={args.concurrency} non_200={non_200} "
+        f"p50_ms={p50:.1f} p99_ms={p99:.1f} reconciled_s="
+        f"{'none' if reconciled is None else f'{reconciled:.1f}'} "
+        f"checks={'ok' if not code else 'FAILED'}"
+    )
+    return code
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
