@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg2
 
@@ -236,11 +237,22 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@dataclass
+class PreforkServer:
+    url: str  # http://127.0.0.1:<port>
+    log_path: str
+
+    def log(self):
+        with open(self.log_path) as log:
+            return log.read()
+
+
 @contextmanager
 def prefork_server(workers=2):
     """Odoo's multi-process server on the test database (``workers`` HTTP workers, no cron
-    worker: the test runs the crons itself), as production runs it; yields its base URL. Its
-    log goes to a temporary file, quoted when it does not start."""
+    worker: the test runs the crons itself), as production runs it; yields a
+    ``PreforkServer``. Its log (warnings and errors) goes to a temporary file, quoted when it
+    does not start."""
     import odoo  # noqa: PLC0415
 
     # The prefork master re-executes sys.argv[0] for its gevent process: give it odoo-bin
@@ -306,7 +318,7 @@ def prefork_server(workers=2):
                             tail = log.read()[-3000:]
                         raise RuntimeError(f"Odoo did not start: {tail}") from None
                     time.sleep(0.5)
-            yield url
+            yield PreforkServer(url, log_path)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:

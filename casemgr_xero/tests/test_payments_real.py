@@ -4,6 +4,7 @@ on Odoo's multi-process server, and the payments cron racing webhook inserts and
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from casemgr_xero_core.testing.webhook import build_event, build_payload, signed_post
@@ -34,6 +35,7 @@ class TestXeroPaymentsReal(XeroRealCursorCase):
             )
             conn.write({"payments_enabled": True, "webhook_key": KEY})
             cls.app_id = conn.app_id.id
+        cls._prefork = None
 
     def setUp(self):
         super().setUp()
@@ -89,27 +91,36 @@ class TestXeroPaymentsReal(XeroRealCursorCase):
         return self.xero_local.tenant_id()
 
     # ------------------------------------------------------------------ tests
+    @classmethod
+    def _server(cls):
+        """Odoo's multi-process server (2 HTTP workers), started once for the class, each
+        worker's registry loaded (Xero's intent-to-receive check: an empty signed delivery)."""
+        if cls._prefork is None:
+            cls._prefork = cls.enterClassContext(prefork_server(workers=2))
+            url = f"{cls._prefork.url}/xero/webhook/app/{cls.app_id}"
+            empty = build_payload([])
+            with ThreadPoolExecutor(8) as pool:
+                warm = list(pool.map(lambda _i: signed_post(url, empty, KEY, 120), range(8)))
+            assert {status for status, _body in warm} == {200}, warm
+        return cls._prefork
+
+    def _webhook_url(self):
+        return f"{self._server().url}/xero/webhook/app/{self.app_id}"
+
     def test_redelivered_webhook_from_parallel_requests_is_one_event_one_payment(self):
         """Xero redelivers an event it had no answer for: the same signed POST reaches two
         HTTP worker processes at once. One event is stored, one payment made."""
         ((_move_id, (xero_id, payment_id)),) = self._exported_and_paid(1).items()
         payload = build_payload([build_event(xero_id, tenant_id=self._tenant())])
-        with prefork_server(workers=2) as base_url:
-            url = f"{base_url}/xero/webhook/app/{self.app_id}"
-            with ThreadPoolExecutor(8) as pool:
-                # Each worker loads the registry on its first request: warm them all up with
-                # Xero's intent-to-receive check (an empty, signed delivery).
-                warm = list(
-                    pool.map(lambda _i: signed_post(url, build_payload([]), KEY, 120), range(8))
-                )
-                self.assertEqual({status for status, _body in warm}, {200})
-                barrier = threading.Barrier(8)
+        url = self._webhook_url()
+        barrier = threading.Barrier(8)
 
-                def deliver(_i):
-                    barrier.wait(30)
-                    return signed_post(url, payload, KEY, timeout=60)[0]
+        def deliver(_i):
+            barrier.wait(30)
+            return signed_post(url, payload, KEY, timeout=60)[0]
 
-                statuses = list(pool.map(deliver, range(8)))
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(deliver, range(8)))
         self.assertEqual(statuses, [200] * 8, "every delivery is acknowledged")
         self.assertEqual(self._event_states([xero_id]), {"new": 1}, "one event stored")
         self._run_payments()
@@ -119,18 +130,63 @@ class TestXeroPaymentsReal(XeroRealCursorCase):
         self.assertIn(states[0], ("in_process", "paid"))
         self.assertEqual(self._event_states([xero_id]), {"done": 1})
 
+    def test_webhook_stores_its_events_when_a_cron_changed_the_connection_meanwhile(self):
+        """A delivery's request began (REPEATABLE READ snapshot) before a cron committed a
+        change to the connection row, then stores events pointing at that row: stored, with
+        no serialization failure and no replay. (PostgreSQL 15's foreign-key check, a KEY SHARE
+        lock, does not fail on a non-key update; a row lock taken in that old snapshot would:
+        the request locks nothing there, and goes on READ COMMITTED before it writes.)"""
+        ((_move_id, (xero_id, _payment_id)),) = self._exported_and_paid(1).items()
+        payload = build_payload([build_event(xero_id, tenant_id=self._tenant())])
+        server, url = self._server(), self._webhook_url()
+        log_before = len(server.log())
+        cron = self.registry.cursor()
+        try:
+            # The cron's transaction: holds the connection table until it commits, so that the
+            # request, once it has read the app's key (its snapshot taken), waits for it.
+            cron.execute("LOCK TABLE xero_connection IN ACCESS EXCLUSIVE MODE")
+            answer = []
+            post = threading.Thread(
+                target=lambda: answer.append(signed_post(url, payload, KEY, timeout=60)[0])
+            )
+            post.start()
+            self.assertTrue(self._wait_for_lock_wait("xero_connection"), "the request waits")
+            cron.execute(
+                "UPDATE xero_connection SET last_payment_poll = '2100-01-02' WHERE id = %s",
+                [self.connection_id],
+            )
+            cron.commit()
+        finally:
+            cron.close()
+        post.join(60)
+        self.assertEqual(answer, [200])
+        self.assertEqual(self._event_states([xero_id]), {"new": 1})
+        self.assertNotIn("could not serialize", server.log()[log_before:], "no replay")
+
+    def _wait_for_lock_wait(self, table, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                    [table],
+                )
+                if cr.fetchone()[0]:
+                    return True
+            time.sleep(0.05)
+        return False
+
     def test_payments_cron_races_webhook_inserts_and_an_export(self):
         """While the payments cron polls Xero and commits (it writes the connection row at
         its end), webhook deliveries store events and the export cron sends another queue:
-        no serialization failure anywhere, one payment per Xero payment, every event done,
-        every invoice sent once."""
+        each delivery is stored at once (nothing the cron holds across its Xero call makes it
+        wait), no serialization failure anywhere, one payment per Xero payment, every event
+        done, every invoice in Xero once."""
         paid = self._exported_and_paid(3)
         queued = self._queue_invoices(60)
-        # The payments cron's reads are held so that the others run while it is in flight.
-        self.proxy.delay(1.0, method="GET", path_prefix=API + "/Payments", times=2)
-        errors = []
-        snapshot_taken = threading.Event()
-        cron_done = threading.Event()
+        # The cron's poll is held 4 s: the deliveries and the export run while it is in flight.
+        self.proxy.delay(4.0, method="GET", path_prefix=API + "/Payments", times=1)
+        errors, took = [], []
 
         def guarded(fn):
             def run():
@@ -141,38 +197,38 @@ class TestXeroPaymentsReal(XeroRealCursorCase):
 
             return run
 
-        def payments_cron():
-            snapshot_taken.wait(30)
-            self._run_payments(force_poll=True)
-            cron_done.set()
+        def deliver(cr, xero_id):
+            env = self._env(cr)
+            switch_to_read_committed(env)  # as the webhook request does before it writes
+            events = parse_events(
+                json.dumps(build_payload([build_event(xero_id, tenant_id=self._tenant())])).encode()
+            )
+            Event = env["xero.webhook.event"]
+            Event._xero_store_events(self.connection_id, self.company_id, events)
+            cr.commit()
 
-        def deliveries():
-            # A request whose snapshot predates the cron's commit of the connection row (the
-            # request reads the app's key first, as the controller does), then stores events.
-            for n, (xero_id, _payment_id) in enumerate(paid.values()):
+        # A request whose snapshot predates everything the cron will commit.
+        early = self.registry.cursor()
+        early.execute("SELECT webhook_key FROM xero_app WHERE id = %s", [self.app_id])
+        cron = threading.Thread(target=guarded(lambda: self._run_payments(force_poll=True)))
+        export = threading.Thread(target=guarded(self._run_export))
+        try:
+            cron.start()
+            self.assertTrue(self.proxy.wait_for("GET", API + "/Payments", timeout=60))
+            export.start()
+            for xero_id, _payment_id in paid.values():  # while the cron's poll is in flight
+                t0 = time.monotonic()
                 with self.registry.cursor() as cr:
-                    env = self._env(cr)
                     cr.execute("SELECT webhook_key FROM xero_app WHERE id = %s", [self.app_id])
-                    if n == 0:
-                        snapshot_taken.set()
-                        cron_done.wait(60)
-                    switch_to_read_committed(env)
-                    event = build_event(xero_id, tenant_id=self._tenant())
-                    events = parse_events(json.dumps(build_payload([event])).encode())
-                    env["xero.webhook.event"]._xero_store_events(
-                        self.connection_id, self.company_id, events
-                    )
-
-        threads = [
-            threading.Thread(target=guarded(payments_cron)),
-            threading.Thread(target=guarded(deliveries)),
-            threading.Thread(target=guarded(self._run_export)),
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+                    deliver(cr, xero_id)
+                took.append(time.monotonic() - t0)
+            cron.join(120)
+            export.join(120)
+            deliver(early, next(iter(paid.values()))[0])
+        finally:
+            early.close()
         self.assertFalse(errors, errors)
+        self.assertLess(max(took), 2.0, f"a delivery waited for the cron: {took}")
         self._run_payments()  # the events stored during the first run
         for _xero_id, payment_id in paid.values():
             self.assertEqual(len(self._payments_of(payment_id)), 1, payment_id)
