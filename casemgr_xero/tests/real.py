@@ -9,7 +9,6 @@ deleted again by SQL in a class cleanup (every row above the ids the class start
 that the other (transactional) test classes never see it.
 """
 
-import importlib.util
 import os
 import signal
 import socket
@@ -263,16 +262,17 @@ def prefork_server(workers=2):
     db = get_db_name()
     paths = [p for p in sys.path if p]
     with tempfile.TemporaryDirectory() as tmp:
-        if importlib.util.find_spec("pkg_resources") is None:
-            # This machine's gevent imports pkg_resources (setuptools), absent here: without
-            # this shim the gevent process dies and is respawned every second.
-            with open(os.path.join(tmp, "pkg_resources.py"), "w") as shim:
-                shim.write(
-                    "from importlib.metadata import entry_points\n\n\n"
-                    "def iter_entry_points(group, name=None):\n"
-                    "    return [e for e in entry_points(group=group) if name in (None, e.name)]\n"
-                )
-            paths.append(tmp)
+        # The prefork master always spawns a gevent process, whose gevent reads its plugins
+        # through pkg_resources: absent here, or failing on a distribution it cannot find
+        # (zope.interface), it dies and is respawned every second. This shim (first on the
+        # server's path) reads them through importlib.metadata.
+        with open(os.path.join(tmp, "pkg_resources.py"), "w") as shim:
+            shim.write(
+                "from importlib.metadata import entry_points\n\n\n"
+                "def iter_entry_points(group, name=None):\n"
+                "    return [e for e in entry_points(group=group) if name in (None, e.name)]\n"
+            )
+        paths.insert(0, tmp)
         log_path = os.path.join(tmp, "odoo.log")
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
