@@ -9,12 +9,13 @@ POLICY
    once checked. Progress is reported where we commit anyway (``compat.cron_progress``). The
    export cron runs each organisation with work in a thread of its own (Odoo runs a job on one
    cron worker at a time), each on its own cursor from the registry, under the same rules.
-   Buttons only queue work and ``_trigger()`` the crons; a webhook request stores its events
-   and answers. Nothing else commits, except what must survive the caller's rollback:
-   ``short_transaction`` (token rotation, ``needs_reconnect``, the pacing time every worker
-   shares).
-2. Which isolation. Odoo's cursors are REPEATABLE READ: there a ``FOR UPDATE``, an UPDATE or a
-   foreign-key check on a row another worker changed since the snapshot fails ("could not
+   While its threads work, the export run looks for organisations that got work in short
+   read transactions of their own. Buttons only queue work and ``_trigger()`` the crons; a
+   webhook request stores its events and answers. Nothing else commits, except what must
+   survive the caller's rollback: ``short_transaction`` (token rotation, ``needs_reconnect``,
+   the pacing time every worker shares).
+2. Which isolation. Odoo's cursors are REPEATABLE READ: there a ``FOR UPDATE``, ``FOR NO KEY
+   UPDATE`` or an UPDATE on a row another worker changed since the snapshot fails ("could not
    serialize access") instead of waiting and seeing the row as it now is. Every transaction
    that follows one of our commits runs READ COMMITTED (``commit_batch``,
    ``switch_to_read_committed``), and so does every ``short_transaction``; a flag written in a

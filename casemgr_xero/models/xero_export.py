@@ -5,9 +5,10 @@ It follows the transaction policy (``transaction.py``). What is its own:
 
 - The run exports each organisation with work (also one that gets work during the run) in a
   thread of its own, each on its own cursor from the registry, READ COMMITTED from its first
-  statement; the threads share nothing but the run's deadline (``RUN_SECONDS``). The cron's
-  own cursor only reads which organisations have work (every ``WORK_POLL`` seconds until the
-  deadline) and, once every thread has ended, reports progress. One organisation runs on the
+  statement; the threads share nothing but the run's deadline (``RUN_SECONDS``). Meanwhile the
+  run looks which organisations have work (every ``WORK_POLL`` seconds until the deadline,
+  each look a short read transaction of its own; the cron's cursor stays idle) and, once every
+  thread has ended, reports progress on the cron's cursor. One organisation runs on the
   cron's own cursor.
 - The claim is the first statement after a commit (``queued`` → ``sending`` with an attempt
   key, ``FOR UPDATE SKIP LOCKED``; it also takes back the claims whose claimant has died, read
@@ -100,7 +101,7 @@ class XeroExport(models.AbstractModel):
 
     def _xero_export_parallel(self, conns, max_batches, deadline):
         """Export each of ``conns`` that has work in a thread with its own cursor. Until the
-        deadline the cron's cursor looks every ``WORK_POLL`` seconds for organisations that got
+        deadline the run looks every ``WORK_POLL`` seconds for organisations that got
         work since (users press Send to Xero while a run is going): each gets its thread then,
         once per run.
 
@@ -131,13 +132,7 @@ class XeroExport(models.AbstractModel):
 
         threads = {}
         while True:
-            # READ COMMITTED (commit_batch): each look sees what users queued since.
-            self.env.cr.execute(
-                "SELECT DISTINCT xero_connection_id FROM account_move "
-                "WHERE xero_state IN ('queued', 'sending') AND xero_connection_id = ANY(%s)",
-                [conns.ids],
-            )
-            for conn_id in sorted({r[0] for r in self.env.cr.fetchall()} - threads.keys()):
+            for conn_id in sorted(self._xero_connections_with_work(conns) - threads.keys()):
                 thread = threading.Thread(
                     target=export, args=(conn_id,), name=f"xero-export-{conn_id}"
                 )
@@ -155,6 +150,18 @@ class XeroExport(models.AbstractModel):
             sum(sent for sent, _left in results.values()),
             any(left for _sent, left in results.values()),
         )
+
+    def _xero_connections_with_work(self, conns):
+        """Ids of ``conns`` with invoices queued or being sent, read in a transaction of its
+        own: it sees what users queued since the last look, and the cron's cursor stays idle
+        while the organisations' threads work on theirs."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "SELECT DISTINCT xero_connection_id FROM account_move "
+                "WHERE xero_state IN ('queued', 'sending') AND xero_connection_id = ANY(%s)",
+                [conns.ids],
+            )
+            return {r[0] for r in cr.fetchall()}
 
     def _xero_export_connection(self, conn, max_batches, cron, deadline):
         """Send up to ``max_batches`` batches for ``conn`` until ``deadline``
