@@ -9,8 +9,9 @@ Python, not as a field in XML), so they need nothing here.
 - SQL constraints: 18.0 reads ``_sql_constraints``; since 19.0 that attribute is ignored (a
   warning, nothing created) and each constraint is a ``models.Constraint`` attribute
   (``sql_constraints``).
-- Cron progress: 18.0 ``ir.cron._notify_progress``; since 19.0 ``_commit_progress``, which also
-  commits (``cron_progress``).
+- Cron progress: 18.0 ``ir.cron._notify_progress`` (the job's count so far); since 19.0
+  ``_commit_progress`` (what is new since the last call), which also commits
+  (``cron_progress``).
 - Groups of users, actions and menus: 18.0 ``groups_id``; since 19.0 ``group_ids``
   (``GROUPS_FIELD``, ``set_groups``); a group's users: 18.0 ``users``, since 19.0 ``user_ids``
   (``group_users``).
@@ -19,10 +20,9 @@ Python, not as a field in XML), so they need nothing here.
 - Manifest ``external_dependencies``: both series look PyPI distributions up with
   ``importlib.metadata`` (19.0 first to insist), so they are named as distributions.
 - Registry test mode (one cursor serving the test and every "new" cursor): 18.0
-  ``Registry.enter_test_mode`` / ``in_test_mode()``; since 19.0 the test case patches the
+  ``Registry.enter_test_mode``; since 19.0 the test case patches the
   registry's ``cursor`` (``BaseCase.registry_enter_test_mode_cls``) and the registry has no such
-  method (``in_test_mode``, ``enter_test_mode``). The addon's transaction helpers still read it
-  (issue #20 removes that); on both series it means the same thing.
+  method (``enter_test_mode``, for the tests; the addon itself never asks).
 - HTTP requests in an ``HttpCase``: 18.0 serves any; since 19.0 only those carrying the test's
   cookie, or all inside ``allow_requests(all_requests=True)`` (``allow_http_requests``): a Xero
   webhook is a plain POST from outside.
@@ -89,8 +89,10 @@ def cron_progress(env, done, remaining):
     cron = env["ir.cron"]
     if SERIES < 19:
         cron._notify_progress(done=done, remaining=remaining)
-    elif env.context.get("ir_cron_progress_id"):  # outside a job 19 would commit, 18 does nothing
-        cron._commit_progress(done, remaining=remaining)
+    elif progress_id := env.context.get("ir_cron_progress_id"):  # outside a job 19 would commit
+        # 19 adds what it is given to the job's count: give it what is new since the last call.
+        reported = env["ir.cron.progress"].sudo().browse(progress_id).done
+        cron._commit_progress(max(done - reported, 0), remaining=remaining)
 
 
 def set_groups(record, group_xmlids):
@@ -112,13 +114,6 @@ def web_read_group_counts(model, domain, field):
     return [(g[field], g["__count"]) for g in groups]
 
 
-def in_test_mode(registry):
-    """Whether ``registry.cursor()`` gives cursors sharing a test's transaction."""
-    if SERIES < 19:
-        return registry.in_test_mode()
-    return "cursor" in vars(registry)  # BaseCase._registry_test_mode_patches: patch.object
-
-
 def enter_test_mode(case_cls):
     """Put the registry in test mode for the test class ``case_cls`` (from its setUpClass)."""
     if SERIES < 19:
@@ -126,6 +121,17 @@ def enter_test_mode(case_cls):
         case_cls.addClassCleanup(case_cls.registry.leave_test_mode)
     elif not case_cls._registry_patched:  # an HttpCase has done it already
         case_cls.registry_enter_test_mode_cls()
+
+
+def let_threads_open_test_cursors(case):
+    """Let other threads open the test's cursors (``registry.cursor()`` in test mode) during
+    the test ``case`` (from its ``setUp``): 18.0 takes the test lock only for such cursors;
+    since 19.0 the test's own thread holds it for the whole test unless released
+    (``odoo.tests.common.release_test_lock``)."""
+    if SERIES >= 19:
+        from odoo.tests.common import release_test_lock  # noqa: PLC0415 - tests only
+
+        case.enterContext(release_test_lock())
 
 
 def allow_http_requests(case):

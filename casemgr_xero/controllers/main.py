@@ -13,7 +13,7 @@ from werkzeug.exceptions import Forbidden
 from odoo import http
 from odoo.http import request
 
-from ..tools import commit_batch
+from ..transaction import switch_to_read_committed
 
 _logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class XeroController(http.Controller):
             # A READ COMMITTED transaction for the insert: its foreign-key check on the
             # connection row must not fail when a cron updated that row since this request
             # began (REPEATABLE READ would raise a serialization error and replay the request).
-            commit_batch(request.env)
+            switch_to_read_committed(request.env)
             env = request.env(su=True)
             new = 0
             for (connection_id, company_id), evs in routed.items():

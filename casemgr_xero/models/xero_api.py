@@ -11,7 +11,7 @@ from casemgr_xero_core.pacing import not_before
 from odoo import models
 from odoo.exceptions import UserError
 
-from ..tools import short_transaction
+from ..transaction import short_transaction
 
 
 class XeroApi(models.AbstractModel):

@@ -18,7 +18,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from .. import compat
-from ..tools import short_transaction
+from ..transaction import short_transaction
 
 _logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from casemgr_xero_core.contacts import Who, match_contacts
 from odoo import fields, models
 
 from .. import compat
-from ..tools import commit_batch
+from ..transaction import commit_batch
 from .xero_failure_export import XeroCause
 
 CONTACT_SYNC = timedelta(minutes=10)
@@ -69,7 +69,7 @@ class XeroContact(models.Model):
         }
         missing = partners.filtered(lambda p: p.id not in bindings and p.name)
         if missing:
-            # Policy exception (xero_export.py, point 4): the contact lock is held across calls
+            # Policy exception (``transaction.py``): the contact lock is held across calls
             # to Xero. Two workers must never create the same contact, so one at a time reads
             # the organisation's contacts, creates the missing ones and commits the bindings
             # before the next one looks. It covers those few calls, never the invoices' PUT.

@@ -8,6 +8,9 @@ from casemgr_xero_core.errors import XeroError
 
 from odoo import api, models
 
+from .. import compat
+from ..transaction import commit_batch
+
 _logger = logging.getLogger(__name__)
 
 
@@ -70,15 +73,22 @@ class XeroDrift(models.AbstractModel):
 
     @api.model
     def _cron_xero_drift(self):
-        """File one 'drift' failure per differing invoice; resolve those that match again."""
+        """File one 'drift' failure per differing invoice; resolve those that match again.
+
+        One connection at a time, each committed with its progress (``transaction.py``): a
+        failure of one organisation's checks keeps what the others found."""
         Failure = self.env["xero.failure"]
-        for conn in self.env["xero.connection"].search([("state", "=", "connected")]):
+        commit_batch(self.env)  # whatever ran before us is committed; a fresh snapshot
+        conns = self.env["xero.connection"].search([("state", "=", "connected")])
+        for done, conn in enumerate(conns, 1):
             try:
                 differences, checked = self.with_company(conn.company_id)._xero_drift_differences(
                     conn.with_company(conn.company_id)
                 )
             except XeroError as exc:
                 _logger.warning("Xero drift check of connection %s failed: %s", conn.id, exc)
+                compat.cron_progress(self.env, done, len(conns) - done)
+                commit_batch(self.env)
                 continue
             by_move = {}
             for move, diff in differences:
@@ -89,6 +99,8 @@ class XeroDrift(models.AbstractModel):
                 Failure._xero_resolve(
                     "drift", checked.filtered(lambda m, bad=by_move: m not in bad)
                 )
+            compat.cron_progress(self.env, done, len(conns) - done)
+            commit_batch(self.env)
         return True
 
     def _xero_drift_report(self, conn):

@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """The export service's batch: claim (with its liveness), send, credit-note allocation and
-results. The transaction policy it follows is written at the top of ``xero_export.py``."""
+results. It follows the transaction policy (``transaction.py``)."""
 
 import logging
 import uuid
@@ -15,7 +15,7 @@ from psycopg2.extras import execute_values
 from odoo import api, fields, models
 from odoo.tools import html_escape
 
-from ..tools import commit_batch
+from ..transaction import commit_batch
 from .account_move import XERO_WEB_INVOICE_URL
 from .xero_export import CLAIM_LOCK
 from .xero_failure_export import XeroProblems
@@ -37,7 +37,7 @@ class XeroExportBatch(models.AbstractModel):
         """Tokens (as PostgreSQL shows them in ``pg_locks.objid``, unsigned) of the claims whose
         claimant is alive.
 
-        The claimant holds ``pg_advisory_xact_lock(CLAIM_LOCK, token)`` (``tools.ClaimLiveness``)
+        The claimant holds ``pg_advisory_xact_lock(CLAIM_LOCK, token)`` (``ClaimLiveness``)
         from before its claim is committed until the batch's outcome is, and PostgreSQL releases
         it when that ends or when the claimant's backend goes (the worker killed: SIGKILL,
         ``limit_time_real``, a server restart or crash). The lock lives in PostgreSQL, so this
@@ -61,8 +61,8 @@ class XeroExportBatch(models.AbstractModel):
         """Move up to 50 queued moves (or moves of a claim whose claimant died) to ``sending``
         and commit.
 
-        The first statements after the previous commit (policy, point 2). The claimant's
-        liveness lock is taken (``liveness``, a ``tools.ClaimLiveness``) before the claim, so a
+        The first statements after the previous commit (``transaction.py``). The claimant's
+        liveness lock is taken (``liveness``, a ``ClaimLiveness``) before the claim, so a
         committed claim is never without it; the caller releases it once the batch's outcome
         is committed."""
         key = str(uuid.uuid4())
@@ -200,7 +200,7 @@ class XeroExportBatch(models.AbstractModel):
     def _xero_allocate_credit_notes(self, conn, client, moves, results):
         """Apply each credit note just created to its original invoice when that is in Xero.
 
-        Every call to Xero is made first, then the outcomes are written (policy, point 4)."""
+        Every call to Xero is made first, then the outcomes are written (``transaction.py``)."""
         outcomes = []  # (credit note, original invoice, error or None)
         for move in moves.filtered(lambda m: m.move_type == "out_refund"):
             state, credit_note_id, _msg = results.get(move.id, (None, None, None))

@@ -9,7 +9,7 @@ Per connection, the payments cron:
 3. adds the invoices that still have an open ``payment_import`` failure (retry once the cause
    is fixed);
 4. reconciles each invoice once (``xero.payment.reconcile``) and closes the events about it,
-   one commit per invoice (the transaction policy is in ``xero_export.py``).
+   one commit per invoice (the transaction policy is ``transaction.py``).
 """
 
 import logging
@@ -22,7 +22,7 @@ from casemgr_xero_core.payments import invoices_to_look_at
 from odoo import api, fields, models
 
 from .. import compat
-from ..tools import commit_batch
+from ..transaction import commit_batch
 
 _logger = logging.getLogger(__name__)
 

@@ -2,9 +2,8 @@
 """Test base: a real xero-local (shared per process) behind a counting, fault-injecting proxy."""
 
 import time
-from decimal import Decimal
+from unittest.mock import patch
 
-from casemgr_xero_core.mapping import ContactData, InvoiceData, LineData, invoice_payload
 from casemgr_xero_core.testing.proxy import FaultProxy
 from casemgr_xero_core.testing.webhook import build_event
 from casemgr_xero_core.testing.xero_local import shared_xero_local
@@ -15,8 +14,41 @@ from odoo.tests import HttpCase
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from .. import compat
+from ..transaction import READ_COMMITTED
 
 API = "/api.xro/2.0"
+
+
+class XeroOneTransaction:
+    """The whole test in one transaction that it rolls back (Odoo's test mode), running the
+    addon's production code unchanged: what it commits is simply kept in that transaction.
+
+    - The test cursor's ``commit`` (which Odoo forbids in a test) flushes and empties the
+      cache, as a real commit does, and ends nothing: every later statement still sees it.
+    - ``registry.cursor()`` gives cursors on that same transaction (Odoo's ``TestCursor``:
+      commit and rollback are savepoints), as the addon's short transactions need.
+    - The one statement a single transaction cannot run, switching the isolation of the next
+      transaction (``transaction.READ_COMMITTED``), is skipped: there is no next transaction.
+
+    What depends on real commits, isolation or concurrency is proven on real cursors
+    (``tests/real.py``)."""
+
+    @classmethod
+    def _xero_one_transaction(cls):
+        cr = cls.cr
+        execute = cr.execute
+
+        def commit():
+            cr.flush()
+            cr.clear()
+
+        def execute_in_one_transaction(query, params=None, log_exceptions=True):
+            if query == READ_COMMITTED:
+                return None
+            return execute(query, params, log_exceptions)
+
+        cls.startClassPatcher(patch.object(cr, "commit", commit))
+        cls.startClassPatcher(patch.object(cr, "execute", execute_in_one_transaction))
 
 
 class XeroPeerMixin:
@@ -74,30 +106,6 @@ class XeroPeerMixin:
         )
         return connection
 
-    @staticmethod
-    def _xero_expire_token(connection):
-        """Make the stored access token look expired (the next call refreshes it)."""
-        connection.sudo().token_expires_at = time.time() - 60
-
-
-class XeroTestCommon(XeroPeerMixin, AccountTestInvoicingCommon):
-    """Accounting data + a connected Xero connection for the main company.
-
-    The registry is put in test mode so that the addon's own short transactions (token
-    rotation, batch claims) run on the test transaction instead of a second connection.
-    """
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        compat.enter_test_mode(cls)
-        cls._xero_start_peer_and_connection()
-
-    def setUp(self):
-        super().setUp()
-        self._xero_reset_peer_and_connection()
-
-    # ------------------------------------------------------------------ shared builders
     @classmethod
     def _xero_map_tax(cls, tax=None, xero_tax_type="OUTPUT", connection=None):
         """Map ``tax`` (default: tax_sale_a) to a Xero tax type on ``connection``."""
@@ -108,6 +116,29 @@ class XeroTestCommon(XeroPeerMixin, AccountTestInvoicingCommon):
                 "xero_tax_type": xero_tax_type,
             }
         )
+
+    @staticmethod
+    def _xero_expire_token(connection):
+        """Make the stored access token look expired (the next call refreshes it)."""
+        connection.sudo().token_expires_at = time.time() - 60
+
+
+class XeroTestCommon(XeroOneTransaction, XeroPeerMixin, AccountTestInvoicingCommon):
+    """Accounting data + a connected Xero connection for the main company, in one transaction
+    (``XeroOneTransaction``); the export's per-organisation threads open their cursors on it.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        compat.enter_test_mode(cls)
+        cls._xero_one_transaction()
+        cls._xero_start_peer_and_connection()
+
+    def setUp(self):
+        super().setUp()
+        compat.let_threads_open_test_cursors(self)
+        self._xero_reset_peer_and_connection()
 
     def _xero_invoice_vals(self, partner=None, tax=None, invoice_date="2019-01-01", **line):
         """A one-line customer invoice: 1 × 'Attendance' (product_a) at 100, ``tax``
@@ -152,42 +183,57 @@ class XeroPaymentsMixin:
         self.connection.last_payment_poll = fields.Datetime.now()
 
     def _export(self, amount=1000.0, partner=None, company=None, currency=None, conn=None):
-        """A posted customer invoice (of ``company``, in ``currency``), created in ``conn``'s
-        organisation (default: the test connection) and bound as the export would."""
+        """A customer invoice of ``company`` (in ``currency``) totalling ``amount`` tax
+        included, sent to ``conn``'s organisation (default: the test connection) by the real
+        export: posted, queued, exported by the cron. Its lines: a taxed fee (2 hours, the
+        company's sale tax, mapped to Xero's OUTPUT) and an untaxed disbursement making up the
+        rest, with a note between them."""
         conn = conn or self.connection
-        move = self.init_invoice(
-            "out_invoice",
-            partner=partner or self.partner_a,
-            invoice_date="2019-01-01",
-            amounts=[amount],
-            post=True,
-            company=company,
-            currency=currency,
+        company = company or self.env.company
+        tax = company.account_sale_tax_id
+        if not self.env["xero.tax.mapping"].search_count(
+            [("company_id", "=", company.id), ("tax_id", "=", tax.id)]
+        ):
+            self._xero_map_tax(tax, connection=conn)
+        base = 20.0 * int(amount * 0.4 / 20) or 20.0  # its tax (15 %) comes out in cents
+        taxed = tax.compute_all(base, currency=company.currency_id)["total_included"]
+        Move = self.env["account.move"].with_company(company)
+        move = Move.create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": (partner or self.partner_a).id,
+                "invoice_date": "2019-01-01",
+                "currency_id": (currency or company.currency_id).id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Attendance on client",
+                            "quantity": 2,
+                            "price_unit": base / 2,
+                            "tax_ids": [Command.set(tax.ids)],
+                        }
+                    ),
+                    Command.create({"display_type": "line_note", "name": "Disbursements:"}),
+                    Command.create(
+                        {
+                            "name": "Court filing fee",
+                            "quantity": 1,
+                            "price_unit": round(amount - taxed, 2),
+                            "tax_ids": [Command.clear()],
+                        }
+                    ),
+                ],
+            }
         )
-        total = Decimal(str(move.amount_total))
-        data = InvoiceData(
-            key=str(move.id),
-            number=move.name,
-            date=move.invoice_date,
-            due_date=move.invoice_date_due,
-            currency=move.currency_id.name,
-            lines=[
-                LineData(
-                    move.name,
-                    quantity=Decimal(1),
-                    unit_amount=total,
-                    line_amount=total,
-                    account_code="200",
-                )
-            ],
-            contact=ContactData(key=str(move.partner_id.id), name=move.partner_id.name),
-            total=total,
-            line_amount_types="NoTax",
-        )
-        (item,) = conn._xero_client().put_invoices([invoice_payload(data)], f"bind-{move.id}")
-        assert item.ok, item.messages
-        move.write(
-            {"xero_state": "sent", "xero_invoice_id": item.xero_id, "xero_connection_id": conn.id}
+        move.action_post()
+        assert move.currency_id.compare_amounts(move.amount_total, amount) == 0, move.amount_total
+        move.action_xero_send()
+        self.env.flush_all()
+        self.env["account.move"].sudo()._cron_xero_export()
+        self.env.invalidate_all()
+        assert (move.xero_state, move.xero_connection_id) == ("sent", conn), (
+            move.xero_state,
+            move.xero_error,
         )
         return move
 
@@ -222,13 +268,14 @@ class XeroPaymentsMixin:
         return self.env["xero.webhook.event"].search([("connection_id", "=", self.connection.id)])
 
 
-class XeroHttpTestCommon(XeroPeerMixin, AccountTestInvoicingCommon, HttpCase):
+class XeroHttpTestCommon(XeroOneTransaction, XeroPeerMixin, AccountTestInvoicingCommon, HttpCase):
     """Like XeroTestCommon, for tests that post to the Odoo HTTP server (HttpCase already
     puts the registry in test mode)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls._xero_one_transaction()
         cls._xero_start_peer_and_connection()
 
     def setUp(self):

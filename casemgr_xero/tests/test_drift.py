@@ -4,6 +4,7 @@ import urllib.request
 
 from odoo.tests import tagged
 
+from .. import compat
 from .common import API, XeroTestCommon
 
 
@@ -93,3 +94,17 @@ class TestXeroDrift(XeroTestCommon):
             Difference(1, "INV/1", "status", "not paid", "PAID"),
         ):
             self.assertEqual(drift._xero_difference_text(diff), diff.message)
+
+    def test_cron_progress_reported_per_connection_adds_up(self):
+        """The drift cron reports after each connection the count so far; ir.cron's record of
+        the job shows that count, on 18.0 (which takes the count) and 19.0 (which adds what it
+        is given)."""
+        cron = self.env.ref("casemgr_xero.ir_cron_xero_drift")
+        progress = self.env["ir.cron.progress"].create(
+            {"cron_id": cron.id, "done": 0, "remaining": 0}
+        )
+        env = self.env(context={"ir_cron_progress_id": progress.id, "cron_id": cron.id})
+        compat.cron_progress(env, 1, 1)
+        compat.cron_progress(env, 2, 0)
+        progress.invalidate_recordset()
+        self.assertEqual((progress.done, progress.remaining), (2, 0))

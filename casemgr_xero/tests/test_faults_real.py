@@ -1,11 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Fault tests with REAL transactions: several cursors, a killed process, row locks.
-
-Unlike ``XeroTestCommon`` these tests do not put the registry in test mode: every worker gets
-its own PostgreSQL connection, as cron workers do in production. The data they need is
-therefore committed into the test database (main company, its generic chart of accounts) and
-deleted again by SQL in a class cleanup, so that the other (transactional) test classes never
-see it. Each test asserts that Xero holds every invoice exactly once (by InvoiceNumber) and that
+"""Fault tests with REAL transactions (``real.py``): several cursors, a killed process, row
+locks. Each test asserts that Xero holds every invoice exactly once (by InvoiceNumber) and that
 every invoice is bound to its Xero InvoiceID.
 """
 
@@ -17,18 +12,11 @@ import threading
 import time
 from collections import Counter
 
-from odoo import SUPERUSER_ID, Command, api
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
-from odoo.tools import config
+from odoo.tests import get_db_name, tagged
 
-from .. import compat
 from ..models.xero_export import CLAIM_LOCK
-from ..tools import ClaimLiveness
-from .common import API, XeroPeerMixin
-
-INVOICES = API + "/Invoices"
-TOKEN = "/connect/token"
+from ..transaction import ClaimLiveness
+from .real import INVOICES, TOKEN, XeroRealCursorCase, config_file
 
 # A cron worker in a process of its own (killed with SIGKILL by the test).
 WORKER_SCRIPT = """
@@ -45,145 +33,7 @@ print("WORKER DONE", flush=True)
 
 
 @tagged("post_install", "-at_install")
-class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
-        assert not compat.in_test_mode(cls.registry), "these tests need real cursors (no test mode)"
-        cls._xero_start_peer()
-        cls.created = {"moves": [], "partners": [], "connections": []}
-        cls.addClassCleanup(cls._cleanup)
-        with cls.registry.cursor() as cr:
-            env = cls._env(cr)
-            cls.cron_id = env.ref("casemgr_xero.ir_cron_xero_export").id
-            cr.execute("SELECT COALESCE(MAX(id), 0) FROM ir_cron_trigger")
-            cls.trigger_floor = cr.fetchone()[0]
-            company = env.ref("base.main_company")
-            cls.company_id = company.id
-            cls.journal_id = (
-                env["account.journal"]
-                .search([("type", "=", "sale"), ("company_id", "=", company.id)], limit=1)
-                .id
-            )
-            assert cls.journal_id, "the test database's main company needs a sales journal"
-            conn = env["xero.connection"].create(cls._xero_connection_vals(company))
-            cls.created["connections"].append(conn.id)
-            cls.connection_id = conn.id
-            partners = env["res.partner"].create(
-                [{"name": f"Real Worker Client {i:02d}"} for i in range(12)]
-            )
-            cls.created["partners"] += partners.ids
-            cls.partner_ids = partners.ids
-
-    @classmethod
-    def _cleanup(cls):
-        moves = cls.created["moves"] or [0]
-        partners = cls.created["partners"] or [0]
-        conns = cls.created["connections"] or [0]
-        with cls.registry.cursor() as cr:
-            for sql, arg in (
-                ("DELETE FROM xero_failure WHERE connection_id = ANY(%s)", conns),
-                (
-                    "DELETE FROM mail_message WHERE model = 'account.move' AND res_id = ANY(%s)",
-                    moves,
-                ),
-                (
-                    "DELETE FROM mail_followers "
-                    "WHERE res_model = 'account.move' AND res_id = ANY(%s)",
-                    moves,
-                ),
-                ("DELETE FROM account_move WHERE id = ANY(%s)", moves),
-                (
-                    "DELETE FROM mail_message WHERE model = 'xero.connection' AND res_id = ANY(%s)",
-                    conns,
-                ),
-                (
-                    "DELETE FROM mail_followers WHERE res_model = 'xero.connection' "
-                    "AND res_id = ANY(%s)",
-                    conns,
-                ),
-                ("DELETE FROM xero_contact WHERE connection_id = ANY(%s)", conns),
-                ("DELETE FROM xero_connection WHERE id = ANY(%s)", conns),
-                ("DELETE FROM mail_followers WHERE partner_id = ANY(%s)", partners),
-                ("DELETE FROM res_partner WHERE id = ANY(%s)", partners),
-                (
-                    "DELETE FROM ir_cron_trigger WHERE cron_id = %s AND id > %s",
-                    (cls.cron_id, cls.trigger_floor),
-                ),
-            ):
-                cr.execute(sql, arg if isinstance(arg, tuple) else [arg])
-        cls.registry.clear_cache()
-
-    @staticmethod
-    def _env(cr):
-        return api.Environment(cr, SUPERUSER_ID, {})
-
-    def setUp(self):
-        super().setUp()
-        self._xero_reset_peer()
-        with self.registry.cursor() as cr:
-            self._xero_bind(self._env(cr)["xero.connection"].browse(self.connection_id))
-
-    # ------------------------------------------------------------------ helpers
-    def _queue_invoices(self, count):
-        """Create, post and queue ``count`` invoices in a committed transaction."""
-        with self.registry.cursor() as cr:
-            env = self._env(cr)
-            moves = env["account.move"].create(
-                [
-                    {
-                        "move_type": "out_invoice",
-                        "company_id": self.company_id,
-                        "journal_id": self.journal_id,
-                        "partner_id": self.partner_ids[i % len(self.partner_ids)],
-                        "invoice_date": "2019-01-01",
-                        "invoice_line_ids": [
-                            Command.create(
-                                {
-                                    "name": f"Attendance, matter {i}",
-                                    "quantity": 1,
-                                    "price_unit": 100.0 + i,
-                                    "tax_ids": [Command.clear()],
-                                }
-                            )
-                        ],
-                    }
-                    for i in range(count)
-                ]
-            )
-            self.created["moves"] += moves.ids
-            moves.action_post()
-            queued, skipped = moves._xero_queue()
-            self.assertEqual(len(queued), count, skipped)
-            return moves.ids
-
-    def _rows(self, move_ids):
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "SELECT id, name, xero_state, xero_invoice_id FROM account_move "
-                "WHERE id = ANY(%s) ORDER BY id",
-                [move_ids],
-            )
-            return cr.fetchall()
-
-    def _assert_exactly_once(self, move_ids):
-        rows = self._rows(move_ids)
-        by_number = Counter(inv["InvoiceNumber"] for inv in self.xero_local.invoices())
-        dupes = {num: n for num, n in by_number.items() if n > 1}
-        self.assertFalse(dupes, "duplicate invoices in Xero")
-        ids_in_xero = {inv["InvoiceNumber"]: inv["InvoiceID"] for inv in self.xero_local.invoices()}
-        self.assertEqual(set(ids_in_xero), {r[1] for r in rows}, "Xero holds exactly our invoices")
-        for _id, name, state, xero_id in rows:
-            self.assertEqual(state, "sent", name)
-            self.assertEqual(xero_id, ids_in_xero[name], f"{name} bound to its Xero invoice")
-        contacts = Counter(c["Name"] for c in self.xero_local.state()["contacts"])
-        self.assertFalse({k: v for k, v in contacts.items() if v > 1}, "duplicate contacts")
-
-    def _run_export(self):
-        with self.registry.cursor() as cr:
-            self._env(cr)["account.move"]._cron_xero_export()
-
+class TestXeroFaultsReal(XeroRealCursorCase):
     # ------------------------------------------------------------------ tests
     def test_two_real_workers_drain_one_queue_once(self):
         move_ids = self._queue_invoices(120)
@@ -249,7 +99,7 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         self.proxy.delay(15, method="PUT", path_prefix=INVOICES, times=1, after_forward=True)
         env_vars = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         proc = subprocess.Popen(
-            [sys.executable, "-c", WORKER_SCRIPT, config.rcfile, get_db_name()],
+            [sys.executable, "-c", WORKER_SCRIPT, config_file(), get_db_name()],
             env=env_vars,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -358,45 +208,6 @@ class TestXeroFaultsReal(XeroPeerMixin, BaseCase):
         self.assertEqual({r[2] for r in self._rows(move_ids)}, {"sent"}, "all sent in one run")
         with self.registry.cursor() as cr:
             cr.execute("UPDATE xero_connection SET active = false WHERE id = %s", [conn_b])
-
-    def _second_organisation(self, move_ids, tenant_id, state="queued"):
-        """A second organisation (company, connection, tenant) that takes ``move_ids``, in
-        ``state``. The invoices stay the main company's; the export reads them in its
-        connection's company, so the income account gets its code there too (codes are
-        company-dependent). Returns the connection's id."""
-        with self.registry.cursor() as cr:
-            env = self._env(cr)
-            company_b = env["res.company"].create({"name": f"Real Worker Org {tenant_id}"})
-            self.addCleanup(self._drop_company, company_b.id)
-            income = env["account.move"].browse(move_ids[0]).invoice_line_ids.account_id
-            income.with_company(company_b).code = income.code
-            self.addCleanup(self._drop_code, income.id, company_b.id)
-            conn_b = env["xero.connection"].create(self._xero_connection_vals(company_b))
-            self.created["connections"].append(conn_b.id)
-            self._xero_bind(conn_b, tenant_id=tenant_id)
-            cr.execute(
-                "UPDATE account_move SET xero_connection_id = %s, xero_state = %s "
-                "WHERE id = ANY(%s)",
-                [conn_b.id, state, move_ids],
-            )
-            return conn_b.id
-
-    def _drop_code(self, account_id, company_id):
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "UPDATE account_account SET code_store = code_store - %s WHERE id = %s",
-                [str(company_id), account_id],
-            )
-
-    def _drop_company(self, company_id):
-        """Remove the extra company (or, if something now refers to it, archive it)."""
-        with self.registry.cursor() as cr:
-            cr.execute("DELETE FROM xero_connection WHERE company_id = %s", [company_id])
-            try:
-                with cr.savepoint():
-                    self._env(cr)["res.company"].browse(company_id).unlink()
-            except Exception:  # noqa: BLE001 - archived instead; invisible to other tests
-                cr.execute("UPDATE res_company SET active = false WHERE id = %s", [company_id])
 
     def test_a_short_pause_is_waited_out_within_the_run(self):
         move_ids = self._queue_invoices(60)

@@ -4,19 +4,20 @@
 from odoo import Command
 from odoo.tests import HttpCase, tagged
 
-from .common import XeroPeerMixin
+from .common import XeroOneTransaction, XeroPeerMixin
 
 INVOICES_URL = "/odoo/action-account.action_move_out_invoice_type"
 
 
 @tagged("post_install", "-at_install")
-class TestXeroTours(XeroPeerMixin, HttpCase):
+class TestXeroTours(XeroOneTransaction, XeroPeerMixin, HttpCase):
     """HttpCase already puts the registry in test mode: the addon's own short transactions
     (batch claims, results) run on the test transaction, as the server's requests do."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls._xero_one_transaction()
         cls._xero_start_peer()
         cls.company = cls.env.ref("base.main_company")
         cls.env.ref("base.user_admin").company_ids |= cls.company

@@ -10,7 +10,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.modules.neutralize import get_neutralization_queries
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from .common import XeroPeerMixin, XeroTestCommon
+from .common import XeroOneTransaction, XeroPeerMixin, XeroTestCommon
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -108,10 +108,11 @@ class TestXeroConnection(XeroTestCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestXeroOAuthCallback(XeroPeerMixin, HttpCase):
+class TestXeroOAuthCallback(XeroOneTransaction, XeroPeerMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls._xero_one_transaction()
         cls._xero_start_peer()
 
     def setUp(self):
