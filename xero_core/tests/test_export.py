@@ -2,9 +2,10 @@ import json
 from collections import Counter
 from decimal import Decimal
 
+from casemgr_xero_testing.openapi import require_spec, validate
+
 from casemgr_xero_core.batching import chunks
 from casemgr_xero_core.export import send_invoice_batch
-from casemgr_xero_core.testing.openapi import require_spec, validate
 
 from helpers import payloads
 

@@ -1,6 +1,8 @@
 import datetime as dt
 from decimal import Decimal
 
+from casemgr_xero_testing.openapi import require_spec, validate
+
 from casemgr_xero_core.mapping import (
     ContactData,
     InvoiceData,
@@ -9,7 +11,6 @@ from casemgr_xero_core.mapping import (
     invoice_payload,
     validate_invoice,
 )
-from casemgr_xero_core.testing.openapi import require_spec, validate
 
 from helpers import make_invoice
 

@@ -6,7 +6,7 @@ import threading
 import urllib.error
 import urllib.request
 
-from casemgr_xero_core.testing.proxy import FaultProxy
+from casemgr_xero_testing.proxy import FaultProxy
 
 API = "/api.xro/2.0"
 
