@@ -1,4 +1,4 @@
-"""Plain invoice/contact data -> Xero JSON payloads, and pre-flight validation."""
+"""Plain invoice/contact data -> Xero JSON payloads; mappings checked against the organisation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from .results import to_decimal
-from .validation import MAX_DESCRIPTION, MAX_NAME, invoice_problems
+from .validation import MAX_DESCRIPTION, MAX_NAME
 
 Q2 = Decimal("0.01")
 Q4 = Decimal("0.0001")
@@ -199,15 +199,6 @@ def invoice_payload(inv: InvoiceData, number_prefix: str = "", with_meta: bool =
     if with_meta and inv.total is not None:
         out[META_EXPECTED_TOTAL] = _q(inv.total, Q2)
     return out
-
-
-# --------------------------------------------------------------------------------- checks
-
-
-def validate_invoice(inv: InvoiceData) -> list[str]:
-    """English texts of ``validation.invoice_problems`` (the addon renders them translated).
-    Empty list = good to send."""
-    return [p.message() for p in invoice_problems(inv)]
 
 
 # --------------------------------------------------------------------------------- settings
