@@ -204,26 +204,19 @@ def invoice_payload(inv: InvoiceData, number_prefix: str = "", with_meta: bool =
 # --------------------------------------------------------------------------------- settings
 
 
-SETTING_MESSAGES = {
-    "account_inactive": "Account %(label)s: Xero has no active account with code %(value)r.",
-    "tax_no_type": "Tax %(label)s: no Xero TaxType, and its name matches no Xero tax rate.",
-    "tax_inactive": "Tax %(label)s: Xero has no active tax rate %(value)r.",
-    "tracking_missing": "Analytic plan %(label)s: Xero has no tracking category %(value)r.",
-}
+#: Every setting problem code (params: the Odoo record's ``label``, the Xero ``value``); the
+#: addon words each one.
+SETTING_CODES = ("account_inactive", "tax_no_type", "tax_inactive", "tracking_missing")
 
 
 @dataclass(frozen=True)
 class SettingProblem:
-    """A mapping the organisation contradicts: ``code`` (a key of SETTING_MESSAGES), the Odoo
+    """A mapping the organisation contradicts: ``code`` (one of SETTING_CODES), the Odoo
     record's ``label`` and the mapped Xero ``value``."""
 
     code: str
     label: str
     value: str = ""
-
-    def message(self) -> str:
-        """The English text (the addon renders ``code`` in the user's language)."""
-        return SETTING_MESSAGES[self.code] % {"label": self.label, "value": self.value}
 
 
 def check_settings(
