@@ -17,9 +17,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "xero_core"))
+sys.path.insert(0, str(REPO / "xero_testing"))  # the fault proxy, xero-local (test tools)
 
-from casemgr_xero_core.testing.proxy import FaultProxy  # noqa: E402
-from casemgr_xero_core.testing.xero_local import XeroLocal  # noqa: E402
+from casemgr_xero_testing.proxy import FaultProxy  # noqa: E402
+from casemgr_xero_testing.xero_local import XeroLocal  # noqa: E402
 
 API = "/api.xro/2.0"
 CONF = os.environ.get("BENCH_ODOO_CONF", "/tmp/bench-odoo.conf")

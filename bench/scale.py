@@ -61,7 +61,7 @@ import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 
 import _harness as h
-from casemgr_xero_core.testing.webhook import build_event, build_payload, signed_post
+from casemgr_xero_testing.webhook import build_event, build_payload, signed_post
 
 KEY = "bench-scale-webhook-key"
 PASSWORD = "bench-scale-user"

@@ -22,7 +22,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import _harness as h
-from casemgr_xero_core.testing.webhook import build_event, build_payload, signed_post
+from casemgr_xero_testing.webhook import build_event, build_payload, signed_post
 
 KEY = "bench-webhook-key"
 LOG = str(h.REPO / ".cache" / "bench-webhook-odoo.log")

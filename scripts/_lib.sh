@@ -35,8 +35,8 @@ ODOO_SRC_GIVEN="${ODOO_SRC:-}"
 ODOO_BRANCH_GIVEN="${ODOO_BRANCH:-}"
 ODOO_SRC="${ODOO_SRC:-https://github.com/odoo/odoo.git}"
 ODOO_MISSING_WHY="" # set by ensure_venv when Odoo could not be installed
-# this checkout's casemgr_xero_core first, whatever else is installed anywhere
-export PYTHONPATH="$REPO/xero_core${PYTHONPATH:+:$PYTHONPATH}"
+# this checkout's casemgr_xero_core and casemgr_xero_testing first, whatever else is installed
+export PYTHONPATH="$REPO/xero_core:$REPO/xero_testing${PYTHONPATH:+:$PYTHONPATH}"
 PG_PORT="${CASEMGR_PG_PORT:-54329}"
 PG_HOST=127.0.0.1
 PG_DATA="${CASEMGR_PG_DATA:-/tmp/casemgr-xero-pg-$PG_PORT}"
@@ -388,20 +388,24 @@ ensure_xero_local() {
     export XERO_LOCAL_BIN="$venv/bin/xero-local"
 }
 
-# Installs into $PYTHON: xero_core (editable, [test] extra), xero-python, and pytest-odoo when
-# Odoo is there. Re-runs pip only when the inputs change or an import fails.
+# Installs into $PYTHON: xero_core and xero_testing (editable; the test tools are a distribution
+# of their own, casemgr-xero-testing), xero-python, and pytest-odoo when Odoo is there.
+# Re-runs pip only when the inputs change or an import fails.
 ensure_python_deps() {
     local with_odoo=0 reqs=() imports="import pytest, xero_python" check=""
     have_odoo && with_odoo=1
     reqs+=("xero-python")
-    if [[ -f "$REPO/xero_core/pyproject.toml" || -f "$REPO/xero_core/setup.py" ]]; then
-        reqs+=("-e" "$REPO/xero_core[test]")
-        # must be THIS checkout's copy (an editable install may point at another clone)
-        imports+=", os, casemgr_xero_core"
-        check="; assert os.path.realpath(casemgr_xero_core.__file__).startswith("
-        check+="os.path.realpath('$REPO/xero_core') + os.sep), casemgr_xero_core.__file__"
+    if [[ -f "$REPO/xero_core/pyproject.toml" && -f "$REPO/xero_testing/pyproject.toml" ]]; then
+        reqs+=("-e" "$REPO/xero_core" "-e" "$REPO/xero_testing")
+        # must be THIS checkout's copies (an editable install may point at another clone)
+        imports+=", os, casemgr_xero_core, casemgr_xero_testing"
+        local pkg
+        for pkg in xero_core/casemgr_xero_core xero_testing/casemgr_xero_testing; do
+            check+="; assert os.path.realpath(${pkg##*/}.__file__).startswith("
+            check+="os.path.realpath('$REPO/$pkg') + os.sep), ${pkg##*/}.__file__"
+        done
     else
-        warn "xero_core/pyproject.toml not found: casemgr_xero_core is not installed"
+        warn "xero_core/ or xero_testing/pyproject.toml not found: casemgr_xero_core is not installed"
         reqs+=("pytest")
     fi
     if ((with_odoo)); then
@@ -410,7 +414,7 @@ ensure_python_deps() {
     fi
     imports+="$check"
     local key
-    key="$({ echo "$PYTHON $with_odoo ${reqs[*]}"; cat "$REPO"/xero_core/pyproject.toml "$REPO"/xero_core/setup.py 2>/dev/null; } | _sha)"
+    key="$({ echo "$PYTHON $with_odoo ${reqs[*]}"; cat "$REPO"/xero_core/pyproject.toml "$REPO"/xero_testing/pyproject.toml 2>/dev/null; } | _sha)"
     local stamp
     stamp="$CACHE/deps-$(echo "$PYTHON" | _sha).stamp"
     if [[ "$(cat "$stamp" 2>/dev/null)" == "$key" ]] && "$PYTHON" -c "$imports" >/dev/null 2>&1; then

@@ -6,7 +6,7 @@ organisation of the invoice, then posts the signed webhook Xero would send (INVO
 and watches the invoice's payment state in Odoo for a few seconds.
 
 Reads the invoice, its connection, tenant and webhook key from Odoo over XML-RPC as admin.
-Stdlib only (plus casemgr_xero_core.testing.webhook, itself stdlib only).
+Stdlib only (plus casemgr_xero_testing.webhook, itself stdlib only).
 """
 
 import argparse
@@ -18,7 +18,7 @@ import urllib.request
 import xmlrpc.client
 from datetime import date
 
-from casemgr_xero_core.testing.webhook import build_event, build_payload, signed_post
+from casemgr_xero_testing.webhook import build_event, build_payload, signed_post
 
 
 def die(msg):

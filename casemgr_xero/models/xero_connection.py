@@ -24,7 +24,6 @@ _logger = logging.getLogger(__name__)
 
 _DEFAULTS = XeroEndpoints()
 CALLBACK_PATH = "/xero/oauth/callback"
-SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "webhook_key", "oauth_state")
 
 
 @compat.sql_constraints(
@@ -338,6 +337,11 @@ class XeroConnection(models.Model):
         return self.env["xero.mapping.check"]._xero_check_mappings(self)
 
     def action_xero_disconnect(self):
+        """Revoke the grant at Xero, then forget the tokens. Xero not confirming the revocation
+        never keeps a connection connected: the tokens go all the same, and the user is told
+        (a sticky warning, and a note in the connection's chatter) to remove the app in Xero."""
+        # every call to Xero first, then the writes (no call to Xero under a row lock)
+        unrevoked = {conn: conn._xero_revoke_grant() for conn in self.sudo()}
         for conn in self.sudo():
             conn.write(
                 {
@@ -347,4 +351,45 @@ class XeroConnection(models.Model):
                     "state": "draft",
                 }
             )
-        return True
+        notes = []
+        for conn, error in unrevoked.items():
+            if error is None:
+                continue
+            note = self.env._(
+                "Disconnected from Xero, but Xero did not confirm that it revoked the grant "
+                "(%(error)s). The organisation may still list this app under its connected "
+                "apps in Xero: disconnect it there.",
+                error=error,
+            )
+            conn.message_post(body=note, message_type="comment", subtype_xmlid="mail.mt_note")
+            notes.append(self.env._("%(name)s: %(note)s", name=conn.display_name, note=note))
+        if not notes:
+            return True
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Disconnect"),
+                "message": "\n".join(notes),
+                "type": "warning",
+                "sticky": True,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _xero_revoke_grant(self):
+        """Revoke this connection's grant at Xero (its refresh token: Xero ends every
+        organisation's access through it and refuses that token from then on). Returns None
+        when revoked or when there is nothing to revoke (a custom connection, no refresh token),
+        else why it was not (an ``XeroError`` or ``UserError``)."""
+        self.ensure_one()
+        conn = self.sudo()
+        if conn.auth_type == "custom" or not conn.refresh_token:
+            return None
+        try:
+            client_id, client_secret = conn._xero_credentials()
+            oauth.revoke_token(conn._xero_endpoints(), client_id, client_secret, conn.refresh_token)
+        except (XeroError, UserError) as exc:
+            _logger.warning("Xero connection %s: the grant was not revoked: %s", conn.id, exc)
+            return exc
+        return None

@@ -10,8 +10,8 @@ from casemgr_xero_core.contacts import Who, match_contacts
 from odoo import fields, models
 
 from .. import compat
+from ..outcomes import Cause, ProblemLine
 from ..transaction import commit_batch
-from .xero_failure_export import XeroCause
 
 CONTACT_SYNC = timedelta(minutes=10)
 CONTACT_LOCK = 0x5845524F  # pg_advisory_xact_lock(CONTACT_LOCK, connection id): "XERO"
@@ -57,7 +57,7 @@ class XeroContact(models.Model):
     def _xero_resolve_contacts(self, conn, client, moves, data):
         """Bind every partner of ``moves`` to a Xero ContactID (few calls per batch).
 
-        Returns {move id: message} for moves whose contact could not be resolved.
+        Returns {move id: ProblemLine} for moves whose contact could not be resolved.
         """
         Binding = self.env["xero.contact"].sudo()
         partners = moves.partner_id.commercial_partner_id
@@ -85,15 +85,14 @@ class XeroContact(models.Model):
             if contact_id:
                 data[move.id].contact.xero_contact_id = contact_id
             else:
-                errors[move.id] = XeroCause(
+                errors[move.id] = ProblemLine(
                     self.env._(
                         "Invoice %(inv)s: customer %(partner)s could not be matched or created "
                         "in Xero (field Customer).",
                         inv=move.name,
                         partner=partner.display_name or self.env._("(no name)"),
                     ),
-                    "contact",
-                    partner,
+                    Cause("contact", partner._name, partner.id),
                 )
         return errors
 

@@ -9,16 +9,18 @@ from casemgr_xero_core import export as xero_export
 from casemgr_xero_core import mapping
 from casemgr_xero_core.batching import MAX_INVOICES_PER_REQUEST
 from casemgr_xero_core.errors import XeroError
+from casemgr_xero_core.results import Outcome
 from markupsafe import Markup
 from psycopg2.extras import execute_values
 
 from odoo import api, fields, models
 from odoo.tools import html_escape
 
+from .. import texts
+from ..outcomes import ExportOutcome, ProblemLine
 from ..transaction import commit_batch
 from .account_move import XERO_WEB_INVOICE_URL
 from .xero_export import CLAIM_LOCK
-from .xero_failure_export import XeroProblems
 
 _logger = logging.getLogger(__name__)
 _UNREAD = object()  # the organisation's tax rates, not read yet in this batch
@@ -133,13 +135,13 @@ class XeroExportBatch(models.AbstractModel):
         client = conn._xero_client()
         InvoiceData = self.env["xero.invoice.data"]
         data = InvoiceData._xero_invoice_data(conn, moves)
-        results = {}  # move id -> (state, Xero id, message)
+        results = {}  # move id -> ExportOutcome
         tax_rates = _UNREAD
         valid = self.env["account.move"].browse()
         for move in moves:
-            errors = InvoiceData._xero_problems(data[move.id])
-            if errors:  # kept with their causes: one dashboard card per cause
-                results[move.id] = ("failed", None, XeroProblems(errors))
+            lines = InvoiceData._xero_problems(data[move.id])
+            if lines:  # kept with their causes: one dashboard card per cause
+                results[move.id] = ExportOutcome("failed", lines=tuple(lines))
             else:
                 valid |= move
         try:
@@ -147,8 +149,8 @@ class XeroExportBatch(models.AbstractModel):
                 contact_errors = self.env["xero.contact"]._xero_resolve_contacts(
                     conn, client, valid, data
                 )
-                for move_id, message in contact_errors.items():
-                    results[move_id] = ("failed", None, XeroProblems([message]))
+                for move_id, line in contact_errors.items():
+                    results[move_id] = ExportOutcome("failed", lines=(line,))
                 sendable = valid.filtered(lambda m: m.id not in contact_errors)
                 invoices = sendable.filtered(lambda m: m.move_type == "out_invoice")
                 refunds = sendable - invoices
@@ -172,24 +174,24 @@ class XeroExportBatch(models.AbstractModel):
                         or any(m.xero_outcome_unknown for m in group),
                     )
                     for move, item in zip(group, items, strict=True):
-                        state = item.outcome  # the core classifies Xero's answer
-                        message = None
-                        if state == "failed":
-                            message = "\n".join(item.messages) or self.env._(
-                                "Xero refused this document."
-                            )
-                        if state == "failed" and item.xero_id and item.total is not None:
+                        outcome = item.outcome  # the core classifies Xero's answer
+                        if outcome is Outcome.TOTAL_MISMATCH:
                             # In Xero, with another total: sent (never send it again), and a
                             # drift card says by how much and why it may differ.
-                            state = "sent"
                             failures = self.env["xero.failure"]
                             if tax_rates is _UNREAD:  # one read per batch, at its first mismatch
                                 tax_rates = failures._xero_tax_rates_by_type(client)
-                            message = failures._xero_total_mismatch_message(
-                                conn, tax_rates, move, item.total
+                            drift = failures._xero_total_mismatch_message(
+                                conn, tax_rates, move, item.mismatch
                             )
-                        xero_id = item.xero_id if state != "queued" else None
-                        results[move.id] = (state, xero_id, message)
+                            results[move.id] = ExportOutcome("sent", item.xero_id, drift=drift)
+                        elif outcome is Outcome.SENT:
+                            results[move.id] = ExportOutcome("sent", item.xero_id)
+                        elif outcome is Outcome.QUEUED:
+                            results[move.id] = ExportOutcome("queued")
+                        else:
+                            text = texts.item_text(self.env, item)
+                            results[move.id] = ExportOutcome("failed", lines=(ProblemLine(text),))
         finally:
             if results:
                 self._xero_write_results(conn, key, moves, results)
@@ -203,15 +205,15 @@ class XeroExportBatch(models.AbstractModel):
         Every call to Xero is made first, then the outcomes are written (``transaction.py``)."""
         outcomes = []  # (credit note, original invoice, error or None)
         for move in moves.filtered(lambda m: m.move_type == "out_refund"):
-            state, credit_note_id, _msg = results.get(move.id, (None, None, None))
+            outcome = results.get(move.id)
             origin = move.reversed_entry_id
-            if state != "sent" or not origin.xero_invoice_id:
+            if outcome is None or outcome.state != "sent" or not origin.xero_invoice_id:
                 continue
             if origin.xero_connection_id != conn:
                 continue
             try:
                 client.allocate_credit_note(
-                    credit_note_id,
+                    outcome.xero_id,
                     origin.xero_invoice_id,
                     min(move.amount_total, origin.amount_total),
                     fields.Date.to_string(move.invoice_date or move.date),
@@ -245,8 +247,8 @@ class XeroExportBatch(models.AbstractModel):
         env = self.env(su=True)
         env.flush_all()
         rows = [
-            (move_id, state, xero_id, message, state == "queued", now, key)
-            for move_id, (state, xero_id, message) in results.items()
+            (move_id, out.state, out.xero_id, out.message, out.state == "queued", now, key)
+            for move_id, out in results.items()
         ]
         execute_values(
             env.cr,
@@ -266,16 +268,16 @@ class XeroExportBatch(models.AbstractModel):
         )
         moves.invalidate_recordset()
         dmoves = env["account.move"].browse(list(results))
-        sent = dmoves.filtered(lambda m: results[m.id][0] == "sent")
-        failed = dmoves.filtered(lambda m: results[m.id][0] == "failed")
+        sent = dmoves.filtered(lambda m: results[m.id].state == "sent")
+        failed = dmoves.filtered(lambda m: results[m.id].state == "failed")
         failures = env["xero.failure"]
         failures._xero_resolve("invoice_export", sent)
         dconn = conn.with_env(env)
-        failures._xero_report_sent(sent, {k: v[2] for k, v in results.items()}, dconn)
-        failures._xero_report_export({m: results[m.id][2] for m in failed}, dconn)
+        failures._xero_report_sent({m: results[m.id] for m in sent}, dconn)
+        failures._xero_report_export({m: results[m.id] for m in failed}, dconn)
         bodies = {}
         for move in sent:
-            url = XERO_WEB_INVOICE_URL % results[move.id][1]
+            url = XERO_WEB_INVOICE_URL % results[move.id].xero_id
             bodies[move.id] = self.env._(
                 'Sent to Xero (%(org)s): <a href="%(url)s" target="_blank">open in Xero</a>',
                 org=html_escape(conn.tenant_name or ""),
@@ -283,7 +285,7 @@ class XeroExportBatch(models.AbstractModel):
             )
         for move in failed:
             bodies[move.id] = self.env._(
-                "Xero refused this invoice: %s", html_escape(results[move.id][2])
+                "Xero refused this invoice: %s", html_escape(results[move.id].message)
             )
         if bodies:
             dmoves.browse(list(bodies))._message_log_batch(

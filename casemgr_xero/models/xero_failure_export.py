@@ -13,28 +13,6 @@ from odoo.tools import formatLang
 CAUSE_KINDS = ("mapping", "contact")
 
 
-class XeroCause(str):
-    """A problem line whose cause is one record a person fixes once for every invoice it
-    blocks (an unmapped tax, a contact Xero refused): filed as one card per cause."""
-
-    def __new__(cls, text, kind, record):
-        obj = super().__new__(cls, text)
-        obj.xero_kind = kind
-        obj.xero_model = record._name
-        obj.xero_res_id = record.id
-        return obj
-
-
-class XeroProblems(str):
-    """Problem lines joined into one message that remembers which lines have a cause."""
-
-    def __new__(cls, lines):
-        obj = super().__new__(cls, "\n".join(lines))
-        obj.xero_causes = [line for line in lines if isinstance(line, XeroCause)]
-        obj.xero_other = [line for line in lines if not isinstance(line, XeroCause)]
-        return obj
-
-
 class XeroFailure(models.Model):
     _inherit = "xero.failure"
 
@@ -42,20 +20,22 @@ class XeroFailure(models.Model):
     # Filing from the export (cause cards, sent-with-a-difference)
     # ------------------------------------------------------------------
     @api.model
-    def _xero_report_export(self, messages, connection):
-        """Xero refused (or we did not send) these invoices ({move: message}): one card per
-        cause (unmapped tax, contact) listing every invoice it blocks (bumped once per run,
+    def _xero_report_export(self, outcomes, connection):
+        """Xero refused (or we did not send) these invoices ({move: ExportOutcome}): one card
+        per cause (unmapped tax, contact) listing every invoice it blocks (bumped once per run,
         not once per invoice), and an invoice's own card only for its other problems."""
         by_cause = {}
-        for move, message in messages.items():
-            for cause in getattr(message, "xero_causes", None) or []:
-                key = (cause.xero_kind, cause.xero_model, cause.xero_res_id)
-                by_cause.setdefault(key, (cause, self.env["account.move"]))
-                by_cause[key] = (by_cause[key][0], by_cause[key][1] | move)
+        for move, outcome in outcomes.items():
+            for line in outcome.lines:
+                if line.cause is not None:
+                    text, moves = by_cause.get(line.cause, (line.text, self.env["account.move"]))
+                    by_cause[line.cause] = (text, moves | move)
         cards = {}
-        for (kind, model, res_id), (cause, moves) in by_cause.items():
-            record = self.env[model].browse(res_id)
-            card = self._xero_report(kind, record, self._xero_cause_text(cause, record), connection)
+        for cause, (text, moves) in by_cause.items():
+            kind = cause.kind
+            record = self.env[cause.model].browse(cause.res_id)
+            text = self._xero_cause_text(kind, record, text)
+            card = self._xero_report(kind, record, text, connection)
             if card.state == "ignored":
                 continue
             if card.attempts == 1 and card.name == record.display_name:
@@ -64,15 +44,14 @@ class XeroFailure(models.Model):
             for move in moves:
                 cards[move] = cards.get(move, self.browse()) | card
         result = self.browse()
-        for move, message in messages.items():
+        for move, outcome in outcomes.items():
             keep = cards.get(move, self.browse())
             self._xero_release_moves(move, keep)
             result |= keep
-            causes = getattr(message, "xero_causes", None)
-            if causes and not getattr(message, "xero_other", None):
+            if outcome.causes and not outcome.uncaused:
                 self._xero_resolve("invoice_export", move, connection)
             else:
-                result |= self._xero_report("invoice_export", move, message, connection)
+                result |= self._xero_report("invoice_export", move, outcome.message, connection)
         return result
 
     def _xero_cause_title(self, kind, record):
@@ -82,21 +61,23 @@ class XeroFailure(models.Model):
             return self.env._("Contact %s", record.display_name)
         return record.display_name
 
-    def _xero_cause_text(self, cause, record):
-        if cause.xero_kind == "mapping" and record._name == "account.tax":
+    def _xero_cause_text(self, kind, record, line):
+        """The cause card's text (``line``: the first invoice's problem line, for a cause of
+        another kind)."""
+        if kind == "mapping" and record._name == "account.tax":
             return self.env._(
                 "Tax %(tax)s has no Xero tax type: map it under Invoicing > Configuration > "
                 "Xero > Tax types, then press Retry: every invoice listed on this card is sent.",
                 tax=record.display_name,
             )
-        if cause.xero_kind == "contact":
+        if kind == "contact":
             return self.env._(
                 "Customer %(partner)s could not be matched or created in Xero (field Customer). "
                 "Fix the customer (name, e-mail, reference) or its contact in Xero, then press "
                 "Retry: every invoice listed on this card is sent.",
                 partner=record.display_name,
             )
-        return str(cause)
+        return line
 
     @api.model
     def _xero_release_moves(self, moves, keep=None):
@@ -115,13 +96,13 @@ class XeroFailure(models.Model):
                 card.state = "resolved"
 
     @api.model
-    def _xero_report_sent(self, moves, messages, connection):
-        """``moves`` are in Xero: they leave their cause cards; those with a message (Xero's
-        total differs) get a drift card saying by how much and why it may."""
-        self._xero_release_moves(moves)
-        for move in moves:
-            if messages.get(move.id):
-                self._xero_report("drift", move, messages[move.id], connection)
+    def _xero_report_sent(self, outcomes, connection):
+        """These moves ({move: ExportOutcome}) are in Xero: they leave their cause cards; those
+        whose total Xero computed differently get a drift card saying by how much and why."""
+        self._xero_release_moves(self.env["account.move"].union(*outcomes))
+        for move, outcome in outcomes.items():
+            if outcome.drift:
+                self._xero_report("drift", move, outcome.drift, connection)
 
     @api.model
     def _xero_tax_rates_by_type(self, client):
@@ -133,11 +114,11 @@ class XeroFailure(models.Model):
         return None if listed is None else {r.get("TaxType"): r for r in listed}
 
     @api.model
-    def _xero_total_mismatch_message(self, connection, rates, move, xero_total):
-        """Why Xero's total may differ from Odoo's: each tax's rate against its Xero tax
-        type's rate (``rates``: ``_xero_tax_rates_by_type``, read once per batch), else
-        rounding."""
-        xero_total = Decimal(str(xero_total))
+    def _xero_total_mismatch_message(self, connection, rates, move, mismatch):
+        """Why Xero's total (``mismatch``: the core's ``TotalMismatch``) may differ from Odoo's:
+        each tax's rate against its Xero tax type's rate (``rates``:
+        ``_xero_tax_rates_by_type``, read once per batch), else rounding."""
+        xero_total = mismatch.xero_total
         odoo_total = Decimal(str(move.amount_total))
         diff = xero_total - odoo_total
         cur = move.currency_id

@@ -60,10 +60,6 @@ class XeroFailure(models.Model):
             handler = handlers.get(failure.kind)
             if handler:
                 line, skip = getattr(failure, handler)(record)
-            elif hasattr(record, "_xero_retry_failure"):
-                record._xero_retry_failure(failure)
-                failure.state = "retrying"
-                line, skip = self.env._("%s: retrying.", failure.name), None
             else:
                 line, skip = (
                     None,

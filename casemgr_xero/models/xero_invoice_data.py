@@ -2,12 +2,13 @@
 """Invoices as plain data for the pure layer (the API export, the CSV export, the benches)."""
 
 from casemgr_xero_core import mapping
-from casemgr_xero_core.validation import MESSAGES, invoice_problems
+from casemgr_xero_core.validation import invoice_problems
 
 from odoo import models
 from odoo.tools import float_is_zero
 
-from .xero_failure_export import XeroCause
+from .. import texts
+from ..outcomes import Cause, ProblemLine
 
 
 class XeroInvoiceData(models.AbstractModel):
@@ -117,87 +118,17 @@ class XeroInvoiceData(models.AbstractModel):
         return result
 
     # ------------------------------------------------------------------
-    # The core's problems, in the user's language
+    # The core's problems, in the user's language (worded in ../texts.py)
     # ------------------------------------------------------------------
     def _xero_problems(self, inv):
-        """Why ``inv`` (InvoiceData) cannot be sent, one translated line per problem; an
-        unmapped tax is a ``XeroCause`` (one dashboard card per tax, see xero_failure_export)."""
+        """Why ``inv`` (InvoiceData) cannot be sent: one ``ProblemLine`` per problem, in the
+        user's language; an unmapped tax is its cause (one dashboard card per tax)."""
         out = []
         for problem in invoice_problems(inv):
-            text = self._xero_problem_text(problem)
+            cause = None
             if problem.code == "tax_unmapped" and problem.line:
                 tax = self.env["account.tax"].browse(inv.lines[problem.line - 1].tax_key or [])
                 if tax:
-                    text = XeroCause(text, "mapping", tax)
-            out.append(text)
+                    cause = Cause("mapping", tax._name, tax.id)
+            out.append(ProblemLine(texts.problem_text(self.env, problem), cause))
         return out
-
-    def _xero_problem_text(self, problem):
-        texts = {
-            "number_missing": self.env._("the invoice number is missing."),
-            "number_too_long": self.env._("the invoice number is longer than %(max)s characters."),
-            "contact_no_name": self.env._("the customer (contact) has no name (field Customer)."),
-            "contact_name_too_long": self.env._(
-                "the customer name is longer than %(max)s characters."
-            ),
-            "date_missing": self.env._("the invoice date is missing (field Invoice Date)."),
-            "due_date_missing": self.env._("the due date is missing (field Due Date)."),
-            "currency_invalid": self.env._(
-                "currency code %(currency)r is not a 3-letter ISO code."
-            ),
-            "currency_rate_invalid": self.env._("the currency rate must be greater than zero."),
-            "amount_types_invalid": self.env._(
-                "line amount type %(value)r must be one of %(allowed)s."
-            ),
-            "mixed_tax_inclusion": self.env._(
-                "it mixes tax-included and tax-excluded prices (field Taxes): Xero needs one "
-                "or the other on an invoice."
-            ),
-            "status_invalid": self.env._("status %(status)r cannot be sent to Xero."),
-            "no_lines": self.env._("the invoice has no invoice lines."),
-            "total_zero": self.env._("the total is zero (field Total); it is not sent to Xero."),
-            "description_too_long": self.env._(
-                "the description is longer than %(max)s characters."
-            ),
-            "note_empty": self.env._("a note/section line needs a text."),
-            "description_empty": self.env._("the description is empty (field Label)."),
-            "account_code_missing": self.env._(
-                "no Xero account code (set it on the income account)."
-            ),
-            "several_taxes": self.env._(
-                "Xero takes one tax rate per line; use a single (group) tax."
-            ),
-            "tax_unmapped": self.env._(
-                "tax %(tax)s has no Xero tax type (field Taxes; map it under Invoicing > "
-                "Configuration > Xero > Tax types)."
-            ),
-            "tax_type_missing": self.env._("no Xero tax type (map the tax to a Xero tax rate)."),
-            "not_a_number": self.env._("the %(what)s %(value)r is not a number."),
-            "too_many_decimals": self.env._(
-                "the %(what)s %(value)s has more than %(places)s decimals."
-            ),
-            "discount_out_of_range": self.env._(
-                "the discount %(rate)s%% must be between 0 and 100."
-            ),
-            "too_many_tracking": self.env._(
-                "Xero takes %(max)s tracking categories per line at most (field Analytic)."
-            ),
-            "amount_mismatch": self.env._(
-                "the line amount %(amount)s does not match quantity × unit price (%(expected)s)."
-            ),
-            "amount_mismatch_discount": self.env._(
-                "the line amount %(amount)s does not match quantity × unit price less "
-                "%(rate)s%% discount (%(expected)s)."
-            ),
-        }
-        text = texts.get(problem.code) or MESSAGES[problem.code]
-        if problem.line is None:
-            where = self.env._("Invoice %(inv)s", inv=problem.invoice or self.env._("(no number)"))
-        else:
-            where = self.env._(
-                "Invoice %(inv)s, line %(n)s (%(desc)s)",
-                inv=problem.invoice or self.env._("(no number)"),
-                n=problem.line,
-                desc=problem.description,
-            )
-        return "%s: %s" % (where, text % problem.params)  # noqa: UP031

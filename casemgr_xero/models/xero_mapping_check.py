@@ -7,6 +7,8 @@ from casemgr_xero_core.mapping import check_settings
 from odoo import Command, models
 from odoo.exceptions import UserError
 
+from .. import texts
+
 
 class XeroMappingCheck(models.AbstractModel):
     _name = "xero.mapping.check"
@@ -43,7 +45,8 @@ class XeroMappingCheck(models.AbstractModel):
         # Tax rate names (the CSV file's TaxType) and TaxTypes found by name, filled in.
         taxes = self.env["xero.tax.mapping"]._xero_fill(conn.company_id, lists[1]) or taxes
         problems = [
-            self._xero_setting_text(p) for p in check_settings(accounts, taxes, tracking, *lists)
+            texts.setting_text(self.env, p)
+            for p in check_settings(accounts, taxes, tracking, *lists)
         ]
         unchecked = [
             label
@@ -97,22 +100,3 @@ class XeroMappingCheck(models.AbstractModel):
                 "sticky": bool(problems),
             },
         }
-
-    def _xero_setting_text(self, problem):
-        """A ``casemgr_xero_core.mapping.SettingProblem`` in the user's language."""
-        texts = {
-            "account_inactive": self.env._(
-                "Account %(label)s: Xero has no active account with code %(value)r."
-            ),
-            "tax_no_type": self.env._(
-                "Tax %(label)s: no Xero TaxType, and its name matches no Xero tax rate."
-            ),
-            "tax_inactive": self.env._("Tax %(label)s: Xero has no active tax rate %(value)r."),
-            "tracking_missing": self.env._(
-                "Analytic plan %(label)s: Xero has no tracking category %(value)r."
-            ),
-        }
-        text = texts.get(problem.code)
-        if text is None:
-            return problem.message()
-        return text % {"label": problem.label, "value": problem.value}

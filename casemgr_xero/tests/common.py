@@ -4,9 +4,9 @@
 import time
 from unittest.mock import patch
 
-from casemgr_xero_core.testing.proxy import FaultProxy
-from casemgr_xero_core.testing.webhook import build_event
-from casemgr_xero_core.testing.xero_local import shared_xero_local
+from casemgr_xero_testing.proxy import FaultProxy
+from casemgr_xero_testing.webhook import build_event
+from casemgr_xero_testing.xero_local import shared_xero_local
 
 from odoo import Command, fields
 from odoo.tests import HttpCase

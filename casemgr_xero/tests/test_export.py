@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from casemgr_xero_core.testing.openapi import require_spec, validate
+from casemgr_xero_testing.openapi import require_spec, validate
 
 from odoo import Command, fields
 from odoo.tests import Form, tagged

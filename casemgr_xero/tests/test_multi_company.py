@@ -243,8 +243,8 @@ class TestXeroMultiCompany(XeroTestCommon):
         self.assertEqual(fail_a.state, "ignored")
 
     def test_webhook_of_tenant_b_never_touches_company_a(self):
-        from casemgr_xero_core.testing.webhook import build_event
         from casemgr_xero_core.webhooks import parse_events
+        from casemgr_xero_testing.webhook import build_event
 
         moves_a = self._invoices(self.company_data, self.tax_sale_a, 1)
         moves_b = self._invoices(self.company_data_2, self.tax_b, 1)

@@ -7,8 +7,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from casemgr_xero_core.testing.webhook import build_event, build_payload, signed_post
 from casemgr_xero_core.webhooks import parse_events
+from casemgr_xero_testing.webhook import build_event, build_payload, signed_post
 
 from odoo.tests import tagged
 

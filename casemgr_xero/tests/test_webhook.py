@@ -7,7 +7,7 @@ import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-from casemgr_xero_core.testing.webhook import build_payload, sign, signed_post
+from casemgr_xero_testing.webhook import build_payload, sign, signed_post
 
 from odoo.tests import tagged
 

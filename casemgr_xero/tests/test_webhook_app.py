@@ -3,7 +3,7 @@
 
 from decimal import Decimal
 
-from casemgr_xero_core.testing.webhook import build_payload, signed_post
+from casemgr_xero_testing.webhook import build_payload, signed_post
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged

@@ -3,6 +3,7 @@ import time
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
+from casemgr_xero_core import oauth
 from casemgr_xero_core.errors import ReconnectRequired
 from psycopg2 import IntegrityError
 
@@ -61,6 +62,31 @@ class TestXeroConnection(XeroTestCommon):
         self.assertEqual(self.connection.state, "needs_reconnect")
         with self.assertRaises(UserError):
             self.connection._xero_client()
+
+    def test_disconnect_revokes_the_grant(self):
+        self.assertEqual(self.connection.action_xero_disconnect(), True)
+        (call,) = [r for r in self.proxy.requests if r.path == "/connect/revocation"]
+        self.assertEqual(parse_qs(call.body.decode()), {"token": ["REFRESH-TOKEN-VALUE"]})
+        self.assertTrue(call.headers["Authorization"].startswith("Basic "))
+        conn = self.connection.sudo()
+        self.assertEqual(
+            (conn.state, conn.refresh_token, conn.access_token), ("draft", False, False)
+        )
+        # Xero refuses the revoked refresh token from now on
+        with self.assertRaises(ReconnectRequired):
+            oauth.refresh_token(conn._xero_endpoints(), "CLIENT-ID", "x", "REFRESH-TOKEN-VALUE")
+
+    def test_disconnect_when_xero_does_not_revoke(self):
+        self.proxy.respond(503, method="POST", path_prefix="/connect/revocation")
+        action = self.connection.action_xero_disconnect()
+        conn = self.connection.sudo()
+        self.assertEqual(
+            (conn.state, conn.refresh_token, conn.access_token), ("draft", False, False)
+        )
+        self.assertEqual(action["params"]["type"], "warning")
+        self.assertIn("did not confirm that it revoked the grant", action["params"]["message"])
+        self.assertIn("revoked the grant", conn.message_ids[0].body)
+        self.assertEqual(self.proxy.revoked_tokens, set())
 
     def test_test_connection_shows_organisation(self):
         action = self.connection.action_xero_test_connection()

@@ -108,7 +108,7 @@ class XeroCsvExportWizard(models.TransientModel):
         errors = []
         for move in moves:
             inv = data[move.id]
-            errors += InvoiceData._xero_problems(inv)
+            errors += [line.text for line in InvoiceData._xero_problems(inv)]
             errors += [
                 self.env._(
                     "Invoice %(inv)s, line %(n)s: the line has no tax, and Xero's import needs "

@@ -14,7 +14,7 @@ from decimal import Decimal
 from .batching import MAX_INVOICES_PER_REQUEST
 from .errors import TransientError, ValidationError, XeroError
 from .mapping import META_EXPECTED_TOTAL
-from .results import ItemResult, to_decimal
+from .results import ItemResult, Reason, TotalMismatch, to_decimal
 
 _logger = logging.getLogger(__name__)
 
@@ -26,15 +26,15 @@ DEAD_STATUSES = ("DELETED", "VOIDED")
 class DocumentKind:
     """What differs between exporting invoices and credit notes."""
 
-    label: str  # for messages: "Invoice" / "Credit note"
+    document: str  # "invoice" / "credit_note": in a ``Reason``'s params, the addon words it
     number_field: str  # InvoiceNumber / CreditNoteNumber
     put: str  # client method: put_invoices / put_credit_notes
     find: str  # client method: find_invoices_by_number / find_credit_notes_by_number
 
 
-INVOICES = DocumentKind("Invoice", "InvoiceNumber", "put_invoices", "find_invoices_by_number")
+INVOICES = DocumentKind("invoice", "InvoiceNumber", "put_invoices", "find_invoices_by_number")
 CREDIT_NOTES = DocumentKind(
-    "Credit note", "CreditNoteNumber", "put_credit_notes", "find_credit_notes_by_number"
+    "credit_note", "CreditNoteNumber", "put_credit_notes", "find_credit_notes_by_number"
 )
 
 
@@ -54,12 +54,7 @@ def _check_total(
         return result
     q = Decimal("0.01")
     if result.total.quantize(q) != expected.quantize(q):
-        result.ok = False
-        result.messages.append(
-            f"{kind.label} {result.key}: Xero's total {result.total.quantize(q)} differs from the "
-            f"total in Odoo {expected.quantize(q)} (rounding or tax setup differs). The invoice "
-            "exists in Xero (see its Xero ID); check it there."
-        )
+        result.mismatch = TotalMismatch(result.total.quantize(q), expected.quantize(q))
     return result
 
 
@@ -73,12 +68,9 @@ def _bound(index: int, invoice: dict, kind: DocumentKind = INVOICES) -> ItemResu
             ok=False,
             status=status,
             total=to_decimal(invoice.get("Total")),
-            messages=[
-                (
-                    f"{kind.label} {number} already exists in Xero with status {status}; "
-                    "it was not sent again. Use another number or restore it in Xero."
-                )
-            ],
+            reason=Reason(
+                "dead_in_xero", {"document": kind.document, "number": number, "status": status}
+            ),
             data=invoice,
             bound=True,
         )
@@ -112,7 +104,8 @@ def send_invoice_batch(
 ) -> list[ItemResult]:
     """Send ≤ 50 invoice payloads; one ItemResult per payload, in input order.
 
-    - ok=True: Xero holds it (xero_id). ``bound=True`` when found by lookup, not created now.
+    - ok=True: Xero holds it (xero_id). ``bound=True`` when found by lookup, not created now;
+      ``mismatch`` (outcome TOTAL_MISMATCH) when its total is not the expected one.
     - ok=False, retryable=False: Xero's judgement (messages) — fix the data.
     - ok=False, retryable=True (unknown=True): outcome not confirmed — requeue, and send the
       next attempt with ``check_existing=True``.
@@ -149,11 +142,9 @@ def send_invoice_batch(
                     index=i,
                     key=numbers[i],
                     ok=False,
-                    messages=[
-                        f"{kind.label} number {numbers[i]} is already used in Xero by a "
-                        "document of another contact; it was not sent. Change the number "
-                        "(or the connection's number prefix)."
-                    ],
+                    reason=Reason(
+                        "number_taken", {"document": kind.document, "number": numbers[i]}
+                    ),
                     data=inv,
                 )
             elif inv is not None:
@@ -217,7 +208,15 @@ def send_invoice_batch(
                 raise with_partial(lookup_err) from err
             for i in rest:
                 results[i] = ItemResult(
-                    i, numbers[i], ok=False, retryable=True, unknown=True, messages=[err.message]
+                    i,
+                    numbers[i],
+                    ok=False,
+                    retryable=True,
+                    unknown=True,
+                    messages=[err.message],
+                    reason=Reason(
+                        "outcome_unknown", {"document": kind.document, "number": numbers[i]}
+                    ),
                 )
             return finish()
         except XeroError as err:
@@ -246,9 +245,10 @@ def send_invoice_batch(
             ok=False,
             retryable=True,
             unknown=True,
-            messages=[
-                f"{kind.label} {numbers[i]}: Xero did not confirm it after {max_rounds} tries."
-            ],
+            reason=Reason(
+                "not_confirmed",
+                {"document": kind.document, "number": numbers[i], "tries": max_rounds},
+            ),
         )
     return finish()
 

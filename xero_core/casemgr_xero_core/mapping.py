@@ -1,4 +1,4 @@
-"""Plain invoice/contact data -> Xero JSON payloads, and pre-flight validation."""
+"""Plain invoice/contact data -> Xero JSON payloads; mappings checked against the organisation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from .results import to_decimal
-from .validation import MAX_DESCRIPTION, MAX_NAME, invoice_problems
+from .validation import MAX_DESCRIPTION, MAX_NAME
 
 Q2 = Decimal("0.01")
 Q4 = Decimal("0.0001")
@@ -201,38 +201,22 @@ def invoice_payload(inv: InvoiceData, number_prefix: str = "", with_meta: bool =
     return out
 
 
-# --------------------------------------------------------------------------------- checks
-
-
-def validate_invoice(inv: InvoiceData) -> list[str]:
-    """English texts of ``validation.invoice_problems`` (the addon renders them translated).
-    Empty list = good to send."""
-    return [p.message() for p in invoice_problems(inv)]
-
-
 # --------------------------------------------------------------------------------- settings
 
 
-SETTING_MESSAGES = {
-    "account_inactive": "Account %(label)s: Xero has no active account with code %(value)r.",
-    "tax_no_type": "Tax %(label)s: no Xero TaxType, and its name matches no Xero tax rate.",
-    "tax_inactive": "Tax %(label)s: Xero has no active tax rate %(value)r.",
-    "tracking_missing": "Analytic plan %(label)s: Xero has no tracking category %(value)r.",
-}
+#: Every setting problem code (params: the Odoo record's ``label``, the Xero ``value``); the
+#: addon words each one.
+SETTING_CODES = ("account_inactive", "tax_no_type", "tax_inactive", "tracking_missing")
 
 
 @dataclass(frozen=True)
 class SettingProblem:
-    """A mapping the organisation contradicts: ``code`` (a key of SETTING_MESSAGES), the Odoo
+    """A mapping the organisation contradicts: ``code`` (one of SETTING_CODES), the Odoo
     record's ``label`` and the mapped Xero ``value``."""
 
     code: str
     label: str
     value: str = ""
-
-    def message(self) -> str:
-        """The English text (the addon renders ``code`` in the user's language)."""
-        return SETTING_MESSAGES[self.code] % {"label": self.label, "value": self.value}
 
 
 def check_settings(

@@ -7,7 +7,7 @@ import time
 from urllib.parse import urlencode
 
 from .endpoints import XeroEndpoints
-from .errors import AuthError, ReconnectRequired, XeroError, error_from_response, map_exception
+from .errors import ReconnectRequired, XeroError, error_from_response, map_exception
 from .transport import new_api_client, raw_call, read_response
 
 SCOPES = (
@@ -169,7 +169,9 @@ def list_connections(endpoints: XeroEndpoints, access_token: str) -> list[dict]:
 
 
 def revoke_token(endpoints: XeroEndpoints, client_id: str, client_secret: str, token: str) -> None:
-    """Revoke a refresh token (disconnect). Errors other than auth ones are ignored."""
+    """Revoke a refresh token (disconnect): Xero ends the grant, removes the organisations
+    connected through it and refuses that refresh token from then on. Raises a ``XeroError``
+    whenever Xero did not confirm it (the caller decides what a disconnect does then)."""
     api_client, _auth = new_api_client()
     try:
         resp = raw_call(
@@ -183,6 +185,4 @@ def revoke_token(endpoints: XeroEndpoints, client_id: str, client_secret: str, t
         )
         read_response(resp)
     except Exception as exc:
-        err = map_exception(exc)
-        if isinstance(err, AuthError):
-            raise err from exc
+        raise map_exception(exc, is_write=True) from exc

@@ -9,7 +9,7 @@ from casemgr_xero_core import oauth
 from casemgr_xero_core.client import XeroClient
 from casemgr_xero_core.endpoints import XeroEndpoints
 
-pytest_plugins = ["casemgr_xero_core.testing.pytest_plugin"]
+pytest_plugins = ["casemgr_xero_testing.pytest_plugin"]
 
 
 class TokenBox:

@@ -122,9 +122,10 @@ def test_read_timeout_on_write_is_unknown(make_client, xero, xero_proxy):
 
 
 def test_connection_refused_is_transient_not_unknown(make_client):
+    from casemgr_xero_testing.xero_local import free_port
+
     from casemgr_xero_core.client import XeroClient
     from casemgr_xero_core.endpoints import XeroEndpoints
-    from casemgr_xero_core.testing.xero_local import free_port
 
     ep = XeroEndpoints.for_base(f"http://127.0.0.1:{free_port()}")
     client = XeroClient(ep, "t", lambda: {"access_token": "x"})

@@ -1,7 +1,8 @@
 """The demo's always-on proxy: Xero-like refusals xero-local does not make, /Organisation."""
 
+from casemgr_xero_testing.proxy import FaultProxy
+
 from casemgr_xero_core.export import send_invoice_batch
-from casemgr_xero_core.testing.proxy import FaultProxy
 
 from helpers import payloads
 

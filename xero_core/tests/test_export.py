@@ -2,9 +2,11 @@ import json
 from collections import Counter
 from decimal import Decimal
 
+from casemgr_xero_testing.openapi import require_spec, validate
+
 from casemgr_xero_core.batching import chunks
 from casemgr_xero_core.export import send_invoice_batch
-from casemgr_xero_core.testing.openapi import require_spec, validate
+from casemgr_xero_core.results import Outcome, Reason, TotalMismatch
 
 from helpers import payloads
 
@@ -121,9 +123,11 @@ def test_total_mismatch_flagged(make_client, xero):
     batch = payloads(2)
     batch[1]["_expected_total"] = Decimal("390.26")
     res = send_invoice_batch(client, batch, "t-1")
-    assert res[0].ok
-    assert not res[1].ok and not res[1].retryable and res[1].xero_id  # it IS in Xero
-    assert "differs from the total in Odoo 390.26" in res[1].messages[0]
+    assert res[0].outcome is Outcome.SENT and res[0].mismatch is None
+    assert res[1].outcome is Outcome.TOTAL_MISMATCH  # an outcome of its own
+    assert res[1].ok and res[1].xero_id and not res[1].messages  # it IS in Xero
+    assert res[1].mismatch == TotalMismatch(Decimal("390.25"), Decimal("390.26"))
+    assert res[1].mismatch.difference == Decimal("-0.01")
 
 
 def test_rate_limited_propagates(make_client, xero_proxy):
@@ -176,7 +180,8 @@ def test_number_taken_by_another_contact_is_not_bound(make_client, xero, xero_pr
     ours = dict(theirs, Contact={"ContactID": mine.xero_id})
     [result] = send_invoice_batch(client, [ours], "ours", check_existing=True)
     assert not result.ok and not result.xero_id and not result.retryable
-    assert "already used in Xero" in result.messages[0]
+    assert result.outcome is Outcome.FAILED and not result.messages
+    assert result.reason == Reason("number_taken", {"document": "invoice", "number": "00007"})
     assert len(xero.invoices()) == 1
 
 
@@ -189,9 +194,21 @@ def invoice_payload_for(inv):
 def test_item_outcome_classification():
     from casemgr_xero_core.results import ItemResult
 
-    assert ItemResult(0, "A", ok=True, xero_id="x").outcome == "sent"
-    assert ItemResult(0, "A", ok=False, retryable=True).outcome == "queued"
-    assert ItemResult(0, "A", ok=False, xero_id="x", messages=["total"]).outcome == "failed"
+    mismatch = TotalMismatch(Decimal(2), Decimal(1))
+    assert ItemResult(0, "A", ok=True, xero_id="x").outcome is Outcome.SENT
+    assert ItemResult(0, "A", ok=True, xero_id="x", mismatch=mismatch).outcome is (
+        Outcome.TOTAL_MISMATCH
+    )
+    assert ItemResult(0, "A", ok=False, retryable=True).outcome is Outcome.QUEUED
+    assert ItemResult(0, "A", ok=False, messages=["Xero's words"]).outcome is Outcome.FAILED
+
+
+def test_element_without_message_has_a_reason_code():
+    from casemgr_xero_core.results import result_from_element
+
+    refused = result_from_element(0, {"InvoiceNumber": "A", "HasErrors": True})
+    assert refused.outcome is Outcome.FAILED and not refused.messages
+    assert refused.reason == Reason("refused_without_reason")
 
 
 def test_unknown_batch_of_50_is_looked_up_in_one_call(make_client, xero, xero_proxy):

@@ -1,15 +1,16 @@
 import datetime as dt
 from decimal import Decimal
 
+from casemgr_xero_testing.openapi import require_spec, validate
+
 from casemgr_xero_core.mapping import (
     ContactData,
     InvoiceData,
     LineData,
     contact_payload,
     invoice_payload,
-    validate_invoice,
 )
-from casemgr_xero_core.testing.openapi import require_spec, validate
+from casemgr_xero_core.validation import invoice_problems
 
 from helpers import make_invoice
 
@@ -59,8 +60,8 @@ def test_contact_payload():
     assert p["Name"] == "Jane Co" and p["Addresses"][0]["City"] == "Wellington"
 
 
-def test_validation_messages():
-    assert validate_invoice(make_invoice(1)) == []
+def test_validation_problems():
+    assert invoice_problems(make_invoice(1)) == []
     inv = InvoiceData(
         key=1,
         number="INV/9",
@@ -70,11 +71,14 @@ def test_validation_messages():
         lines=[],
         contact=ContactData(key=1, name=" "),
     )
-    msgs = validate_invoice(inv)
-    joined = "\n".join(msgs)
-    assert all(m.startswith("Invoice INV/9") for m in msgs)
-    assert "no invoice lines" in joined and "customer (contact) has no name" in joined
-    assert "due date is missing" in joined and "'euro' is not a 3-letter" in joined
+    problems = invoice_problems(inv)
+    assert {p.invoice for p in problems} == {"INV/9"}
+    assert [(p.code, p.field, p.params) for p in problems] == [
+        ("contact_no_name", "partner", {}),
+        ("due_date_missing", "due_date", {}),
+        ("currency_invalid", "currency", {"currency": "euro"}),
+        ("no_lines", "lines", {}),
+    ]
 
     inv = make_invoice(
         2,
@@ -106,16 +110,24 @@ def test_validation_messages():
             ),
         ],
     )
-    joined = "\n".join(validate_invoice(inv))
-    assert "Invoice 00002, line 1 ('Widget'): no Xero account code" in joined
-    assert "line 1 ('Widget'): no Xero tax type" in joined
-    assert "quantity 1.12345 has more than 4 decimals" in joined
-    assert "line 2" in joined and "longer than 4000 characters" in joined
-    assert "line 3 ('Disc'): the line amount 89.50 does not match" in joined
+    found = [(p.line, p.description, p.code, p.params) for p in invoice_problems(inv)]
+    assert (1, "Widget", "account_code_missing", {}) in found
+    assert (1, "Widget", "tax_type_missing", {}) in found
+    assert (
+        1,
+        "Widget",
+        "too_many_decimals",
+        {"what": "quantity", "value": Decimal("1.12345"), "places": 4},
+    ) in found
+    assert (2, "x" * 40, "description_too_long", {"max": 4000}) in found
+    disc = [f for f in found if f[0] == 3]
+    assert [(f[2], f[3]["amount"]) for f in disc] == [
+        ("amount_mismatch_discount", Decimal("89.50"))
+    ]
 
 
 def test_check_settings_names_what_xero_lacks():
-    from casemgr_xero_core.mapping import check_settings
+    from casemgr_xero_core.mapping import SETTING_CODES, check_settings
 
     problems = check_settings(
         {"400000 Sales": "200", "400100 Fees": "999"},
@@ -129,10 +141,7 @@ def test_check_settings_names_what_xero_lacks():
         ("account_inactive", "400100 Fees", "999"),
         ("tax_inactive", "Old tax", "GONE"),
     ]
-    assert [p.message() for p in problems] == [
-        "Account 400100 Fees: Xero has no active account with code '999'.",
-        "Tax Old tax: Xero has no active tax rate 'GONE'.",
-    ]
+    assert {p.code for p in problems} <= set(SETTING_CODES)
 
 
 def test_check_settings_skips_what_the_peer_cannot_tell():

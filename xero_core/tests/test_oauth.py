@@ -5,7 +5,7 @@ import pytest
 
 from casemgr_xero_core import oauth
 from casemgr_xero_core.endpoints import XeroEndpoints
-from casemgr_xero_core.errors import ReconnectRequired
+from casemgr_xero_core.errors import ReconnectRequired, XeroError
 
 
 def test_endpoints():
@@ -98,3 +98,26 @@ def test_renew_without_refresh_token_needs_reconnect():
 
     with pytest.raises(ReconnectRequired):
         renew(XeroEndpoints(), "cid", "secret", {"refresh_token": None}, custom=False)
+
+
+def test_revoked_refresh_token_is_refused(xero_proxy):
+    """Xero's revocation endpoint (played by the test proxy as Xero documents it): the app's
+    Basic credentials and the refresh token, 200; that refresh token is refused afterwards."""
+    ep = XeroEndpoints.for_base(xero_proxy.url)
+    token = oauth.refresh_token(ep, "cid", "secret", "first-refresh")
+    oauth.revoke_token(ep, "cid", "secret", token["refresh_token"])
+    (call,) = [r for r in xero_proxy.requests if r.path == "/connect/revocation"]
+    assert parse_qs(call.body.decode()) == {"token": [token["refresh_token"]]}
+    assert call.headers["Authorization"].startswith("Basic ")
+    with pytest.raises(ReconnectRequired):
+        oauth.refresh_token(ep, "cid", "secret", token["refresh_token"])
+    assert oauth.refresh_token(ep, "cid", "secret", "another-grant")["access_token"]
+
+
+def test_revocation_not_confirmed_raises(xero_proxy):
+    ep = XeroEndpoints.for_base(xero_proxy.url)
+    xero_proxy.respond(503, method="POST", path_prefix="/connect/revocation")
+    with pytest.raises(XeroError) as caught:
+        oauth.revoke_token(ep, "cid", "secret", "some-refresh")
+    assert caught.value.status == 503
+    assert not xero_proxy.revoked_tokens

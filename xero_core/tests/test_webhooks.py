@@ -94,7 +94,7 @@ def test_oversize():
 
 
 def test_example_matches_published_schema():
-    from casemgr_xero_core.testing.openapi import require_spec, validate
+    from casemgr_xero_testing.openapi import require_spec, validate
 
     require_spec("xero-webhooks.yaml")
     validate(EXAMPLE, "WebhookEvent", spec_name="xero-webhooks.yaml", strict=False)

@@ -9,7 +9,7 @@ import unittest
 import urllib.request
 from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parents[3]
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # The spec the checks were written against: XeroAPI/Xero-OpenAPI, release v16.1.0
 # (``info.version`` of both files). Downloaded once into the cache, checked against these hashes.

@@ -1,6 +1,6 @@
 """pytest fixtures: ``xero_local`` (session), ``xero`` (reset per test), ``xero_proxy``.
 
-Register with ``pytest_plugins = ["casemgr_xero_core.testing.pytest_plugin"]``.
+Register with ``pytest_plugins = ["casemgr_xero_testing.pytest_plugin"]``.
 """
 
 from __future__ import annotations

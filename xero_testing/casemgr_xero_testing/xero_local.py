@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parents[3]
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
