@@ -210,24 +210,24 @@ tours.add("casemgr_xero_dashboard_health", {
     steps: () => [
         {
             content: "One health line, for the one company the user works in",
-            trigger: ".o_xero_health .o_xero_health_line:only-child:contains(Tour Health Co)",
+            trigger: ".o_xero_health tbody tr.o_xero_health_line:only-child:contains(Tour Health Co)",
         },
         {
             content: "One invoice queued, none sending, one sent today, one open failure",
-            trigger: ".o_xero_health_queued b:contains(/^1$/)",
+            trigger: ".o_xero_health_queued:contains(/^1$/)",
         },
-        { trigger: ".o_xero_health_sending b:contains(/^0$/)" },
-        { trigger: ".o_xero_health_sent_today b:contains(/^1$/)" },
-        { trigger: ".o_xero_health_failures.text-danger b:contains(/^1$/)" },
+        { trigger: ".o_xero_health_sending:contains(/^0$/)" },
+        { trigger: ".o_xero_health_sent_today:contains(/^1$/)" },
+        { trigger: ".o_xero_health_failures.text-danger:contains(/^1$/)" },
         {
             content: "Xero's rate limit pauses the connection",
-            trigger: ".o_xero_health_paused:contains(rate limit)",
+            trigger: ".o_xero_health_paused .text-warning",
         },
-        { trigger: ".o_xero_health_poll:contains(Payments from Xero off)" },
+        { trigger: ".o_xero_health_poll:contains(payments from Xero off)" },
         { trigger: ".o_xero_health_webhook:contains(never)" },
         {
             content: "The token is fine (no reconnect needed)",
-            trigger: ".o_xero_health_token:contains(Access token until):not(.text-bg-danger)",
+            trigger: ".o_xero_health_token:contains(until):not(:has(.badge))",
         },
         {
             content: "Retry the failure whose cause was fixed",
@@ -236,7 +236,7 @@ tours.add("casemgr_xero_dashboard_health", {
         },
         {
             content: "Its invoice is queued again: the line says so",
-            trigger: ".o_xero_health_queued b:contains(/^2$/)",
+            trigger: ".o_xero_health_queued:contains(/^2$/)",
         },
     ],
 });
