@@ -243,6 +243,9 @@ class TestXeroHealth(XeroTestCommon):
         self.assertTrue(row["last_webhook"])  # formatted for the user (Auckland time)
         self.assertIn("11:00", row["last_webhook"])  # 10:00 UTC is 23:00 in Auckland
         json.dumps(row)  # what the dashboard receives
+        # No active connection in the chosen companies: no line (the header shows nothing).
+        (self.connection | self.connection_b).active = False
+        self.assertEqual(self._lines(), {})
 
     # ------------------------------------------------------------------ cost
     def _health_queries(self):
