@@ -37,6 +37,9 @@
     # the module before forking (-d / db_name, or --load=base,web,casemgr_xero).
     "post_load": "_xero_post_load",
     "assets": {
+        "web.assets_backend": [
+            "casemgr_xero/static/src/**/*",
+        ],
         "web.assets_tests": [
             "casemgr_xero/static/tests/tours/*.js",
         ],

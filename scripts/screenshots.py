@@ -25,6 +25,7 @@ def free_port():
 
 
 def authenticate(odoo, db, login, password):
+    """(session id, ids of the companies the user may work in)."""
     body = json.dumps(
         {
             "jsonrpc": "2.0",
@@ -42,9 +43,10 @@ def authenticate(odoo, db, login, password):
         if answer.get("error") or not (answer.get("result") or {}).get("uid"):
             sys.exit(f"cannot log in as {login}: {answer.get('error')}")
         cookie = resp.headers.get("Set-Cookie", "")
+    companies = answer["result"].get("user_companies", {}).get("allowed_companies", {})
     for part in cookie.split(";"):
         if part.strip().startswith("session_id="):
-            return part.strip().split("=", 1)[1]
+            return part.strip().split("=", 1)[1], sorted(int(c) for c in companies)
     sys.exit("no session_id cookie in Odoo's answer")
 
 
@@ -172,7 +174,7 @@ def main():
     parser.add_argument("--connection-id", type=int, default=1)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    session = authenticate(args.odoo, args.db, "admin", "admin")
+    session, company_ids = authenticate(args.odoo, args.db, "admin", "admin")
     browser = Browser(args.chromium, args.width, args.height)
     host = args.odoo.split("//", 1)[1].split(":")[0]
     try:
@@ -203,8 +205,17 @@ def main():
         browser.wait(".modal .o_form_view [name=move_count]")
         browser.shot(out("export-wizard.png"))
 
+        # every company the demo has (the company switcher's cookie): a health line each
+        browser.send(
+            "Network.setCookie",
+            name="cids",
+            value="-".join(map(str, company_ids)),
+            domain=host,
+            path="/",
+        )
         browser.goto(f"{args.odoo}/odoo/action-casemgr_xero.xero_failure_dashboard_action")
         browser.wait(".o_kanban_record, .o_data_row")
+        browser.wait(".o_xero_health_line")
         browser.shot(out("dashboard.png"))
 
         browser.goto(

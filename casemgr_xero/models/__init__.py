@@ -21,3 +21,4 @@ from . import xero_payment_import
 from . import xero_drift
 from . import xero_api
 from . import xero_mapping_check
+from . import xero_health

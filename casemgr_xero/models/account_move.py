@@ -30,7 +30,10 @@ class AccountMove(models.Model):
     )
     xero_invoice_id = fields.Char(string="Xero InvoiceID", copy=False, index=True, readonly=True)
     xero_connection_id = fields.Many2one("xero.connection", copy=False, index=True, readonly=True)
-    xero_sent_at = fields.Datetime(string="Sent to Xero", copy=False, readonly=True)
+    # Indexed for the dashboard's "sent today" (only exported moves have one).
+    xero_sent_at = fields.Datetime(
+        string="Sent to Xero", copy=False, readonly=True, index="btree_not_null"
+    )
     xero_error = fields.Text(copy=False, readonly=True)
     xero_attempt_key = fields.Char(copy=False, readonly=True)
     xero_attempt_at = fields.Datetime(copy=False, readonly=True)

@@ -11,6 +11,7 @@ from . import test_prefork
 from . import test_retry_cards
 from . import test_tours
 from . import test_dashboard
+from . import test_health
 from . import test_multi_company
 from . import test_csv_export
 from . import test_i18n

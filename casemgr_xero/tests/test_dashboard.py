@@ -1,11 +1,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from casemgr_xero_core.errors import ReconnectRequired
+from dateutil.relativedelta import relativedelta
+from lxml import etree
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .. import compat
 from .common import XeroTestCommon
@@ -113,14 +116,39 @@ class TestXeroDashboard(XeroTestCommon):
             set(views["views"]), {"kanban", "list", "form", "pivot", "graph", "search"}
         )
 
-    def test_age_filter(self):
+    def _search_filter(self, name):
+        """The domain of the dashboard search view's filter ``name``, evaluated as the web
+        client evaluates it (``context_today()`` is the user's today)."""
+        arch = self.Failure.get_views([(False, "search")])["views"]["search"]["arch"]
+        (node,) = etree.fromstring(arch).xpath(f"//filter[@name='{name}']")
+        return safe_eval(
+            node.get("domain"),
+            {
+                "context_today": lambda: fields.Date.context_today(self.Failure),
+                "relativedelta": relativedelta,
+                "datetime": datetime,
+            },
+        )
+
+    def test_age_filters_of_the_search_view(self):
         move = self._invoice(self.tax_sale_a)
-        old = self.Failure._xero_report("invoice_export", move, "old", self.connection)
-        new = self.Failure._xero_report("contact", self.customer, "new", self.connection)
-        old.first_seen = fields.Datetime.now() - timedelta(days=8)
-        limit = fields.Date.today() - timedelta(days=7)
-        found = self.Failure.search([("id", "in", (old | new).ids), ("first_seen", "<", limit)])
-        self.assertEqual(found, old)
+        make = self.Failure._xero_report
+        cards = {
+            days: make(kind, record, f"{days} days old", self.connection)
+            for days, kind, record in (
+                (0, "contact", self.customer),
+                (6, "invoice_export", move),
+                (8, "mapping", self.tax_sale_b),
+                (31, "drift", move),
+            )
+        }
+        now = fields.Datetime.now()
+        for days, card in cards.items():
+            card.first_seen = now - timedelta(days=days, hours=1)
+        ids = [("id", "in", [c.id for c in cards.values()])]
+        for name, older in (("older_7", (8, 31)), ("older_30", (31,))):
+            found = self.Failure.search(ids + self._search_filter(name))
+            self.assertEqual(found, self.Failure.union(*(cards[d] for d in older)), name)
 
     # ------------------------------------------------------------------ retry
     def test_retry_fixed_invoice_exports_and_resolves(self):

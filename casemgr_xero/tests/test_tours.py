@@ -1,7 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Browser tours (casemgr_xero/static/tests/tours/) against xero-local, through Chromium."""
 
-from odoo import Command
+from datetime import timedelta
+
+from odoo import Command, fields
 from odoo.tests import HttpCase, tagged
 
 from .common import XeroOneTransaction, XeroPeerMixin
@@ -148,3 +150,22 @@ class TestXeroTours(XeroOneTransaction, XeroPeerMixin, HttpCase):
             login="admin",
         )
         self.assertEqual(self.connection.state, "connected")
+
+    def test_dashboard_health_line(self):
+        """The health line above the dashboard's columns (its figures: test_health.py)."""
+        self.company.name = "Tour Health Co"
+        sent = self._invoice(self.client_a)
+        sent.action_xero_send()
+        self.cron.method_direct_trigger()
+        self.assertEqual(sent.xero_state, "sent")
+        move, failure = self._fixed_failure()
+        self._invoice(self.client_b).action_xero_send()
+        self.env["xero.api"]._xero_pause_until(
+            self.connection, fields.Datetime.now() + timedelta(minutes=10)
+        )
+        self.start_tour(
+            "/odoo/action-casemgr_xero.xero_failure_dashboard_action",
+            "casemgr_xero_dashboard_health",
+            login="admin",
+        )
+        self.assertEqual((move.xero_state, failure.state), ("queued", "retrying"))

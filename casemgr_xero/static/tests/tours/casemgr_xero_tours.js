@@ -204,3 +204,39 @@ tours.add("casemgr_xero_test_connection", {
         },
     ],
 });
+
+// Dashboard: the health line of the company above the columns, and it follows a Retry.
+tours.add("casemgr_xero_dashboard_health", {
+    steps: () => [
+        {
+            content: "One health line, for the one company the user works in",
+            trigger: ".o_xero_health tbody tr.o_xero_health_line:only-child:contains(Tour Health Co)",
+        },
+        {
+            content: "One invoice queued, none sending, one sent today, one open failure",
+            trigger: ".o_xero_health_queued:contains(/^1$/)",
+        },
+        { trigger: ".o_xero_health_sending:contains(/^0$/)" },
+        { trigger: ".o_xero_health_sent_today:contains(/^1$/)" },
+        { trigger: ".o_xero_health_failures.text-danger:contains(/^1$/)" },
+        {
+            content: "Xero's rate limit pauses the connection",
+            trigger: ".o_xero_health_paused .text-warning",
+        },
+        { trigger: ".o_xero_health_poll:contains(payments from Xero off)" },
+        { trigger: ".o_xero_health_webhook:contains(never)" },
+        {
+            content: "The token is fine (no reconnect needed)",
+            trigger: ".o_xero_health_token:contains(until):not(:has(.badge))",
+        },
+        {
+            content: "Retry the failure whose cause was fixed",
+            trigger: ".o_kanban_record:contains(has no Xero tax type) button:contains(Retry)",
+            run: "click",
+        },
+        {
+            content: "Its invoice is queued again: the line says so",
+            trigger: ".o_xero_health_queued:contains(/^2$/)",
+        },
+    ],
+});
