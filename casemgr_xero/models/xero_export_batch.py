@@ -15,9 +15,9 @@ from psycopg2.extras import execute_values
 from odoo import api, fields, models
 from odoo.tools import html_escape
 
+from ..const import CLAIM_LOCK
 from ..tools import commit_batch
 from .account_move import XERO_WEB_INVOICE_URL
-from .xero_export import CLAIM_LOCK
 from .xero_failure_export import XeroProblems
 
 _logger = logging.getLogger(__name__)

@@ -22,13 +22,13 @@ from casemgr_xero_core.payments import invoices_to_look_at
 from odoo import api, fields, models
 
 from .. import compat
+from ..const import WEBHOOK_CONNECTION_URL
 from ..tools import commit_batch
 
 _logger = logging.getLogger(__name__)
 
 HANDLED_CATEGORIES = ("INVOICE",)
 MAX_INVOICES_PER_RUN = 500
-WEBHOOK_PATH = "/xero/webhook/%s"
 
 
 class XeroPaymentImport(models.AbstractModel):
@@ -260,7 +260,7 @@ class XeroConnection(models.Model):
             if conn.app_id:
                 conn.webhook_url = conn.app_id.webhook_url
             else:
-                conn.webhook_url = conn.get_base_url() + WEBHOOK_PATH % (conn.id or "<id>")
+                conn.webhook_url = conn.get_base_url() + WEBHOOK_CONNECTION_URL % (conn.id or "<id>")
 
     @api.depends("company_id")
     def _compute_default_payment_journal_id(self):
