@@ -7,12 +7,15 @@ event processed (none left new or failed), the payment mirrored once and reconci
 and ``_harness.xero_checks`` over the exported invoices. ``--inject-fault bad-signature`` signs
 one POST of the burst with a wrong key (Odoo must answer 401, the check must fail).
 
-    bench/run webhook [--events 500 --concurrency 8 --invoices 50 --inject-fault F]
+    bench/run webhook [--events 500 --concurrency 8 --invoices 50 --workers 4 --cron-threads 1
+                       --inject-fault F]
 """
 
 import argparse
+import importlib.util
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -57,31 +60,64 @@ def setup(registry, conn_id, invoices):
         return cr.fetchall(), moves
 
 
-def start_server(db, port):
-    env = dict(os.environ, PYTHONPATH=str(h.REPO / "xero_core"))
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_cmd(db, port, workers, cron_threads):
+    """Odoo's command line: prefork (``workers`` HTTP worker processes) or, with 0, threaded."""
+    import odoo
+
+    # The prefork master re-executes sys.argv[0] for its gevent process: give it odoo-bin
+    # (``python -m odoo`` would hand it odoo/__main__.py, which cannot run as a script).
+    odoo_bin = os.path.join(os.path.dirname(list(odoo.__path__)[0]), "odoo-bin")
+    launcher = [odoo_bin] if workers and os.path.exists(odoo_bin) else ["-m", "odoo"]
+    return [
+        sys.executable,
+        *launcher,
+        "-c",
+        h.CONF,
+        "-d",
+        db,
+        "--db-filter",
+        f"^{db}$",
+        "--http-interface",
+        "127.0.0.1",
+        "--http-port",
+        str(port),
+        "--gevent-port",
+        str(_free_port()),
+        "--workers",
+        str(workers),
+        "--max-cron-threads",
+        str(cron_threads),
+        "--log-level",
+        "warn",
+    ]
+
+
+def start_server(db, port, workers, cron_threads):
+    paths = [str(h.REPO / "xero_core")]
+    if workers and importlib.util.find_spec("pkg_resources") is None:
+        # The prefork master spawns a gevent process whose gevent imports pkg_resources
+        # (setuptools), absent here: without this shim it dies and is respawned every second.
+        shim = h.REPO / ".cache" / "bench-shim"
+        shim.mkdir(parents=True, exist_ok=True)
+        (shim / "pkg_resources.py").write_text(
+            "from importlib.metadata import entry_points\n\n\n"
+            "def iter_entry_points(group, name=None):\n"
+            "    return [e for e in entry_points(group=group) if name in (None, e.name)]\n"
+        )
+        paths.append(str(shim))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "odoo",
-            "-c",
-            h.CONF,
-            "-d",
-            db,
-            "--db-filter",
-            f"^{db}$",
-            "--http-port",
-            str(port),
-            "--max-cron-threads",
-            "1",
-            "--workers",
-            "0",
-            "--log-level",
-            "warn",
-        ],
+        server_cmd(db, port, workers, cron_threads),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(LOG, "w"),  # noqa: SIM115 - kept open for the server's lifetime
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -103,6 +139,8 @@ def main():
     ap.add_argument("--events", type=int, default=500)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--invoices", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=4, help="HTTP worker processes (0: threaded)")
+    ap.add_argument("--cron-threads", type=int, default=1)
     h.add_fault_option(ap, extra=("bad-signature",))
     args = ap.parse_args()
     checks = h.Checks()
@@ -112,13 +150,21 @@ def main():
         conn_id = h.setup_connection(registry, xl, proxy)
         moves, move_ids = setup(registry, conn_id, args.invoices)
         tenant = xl.tenant_id()
-        proc = start_server(db, port)
+        proc = start_server(db, port, args.workers, args.cron_threads)
         try:
             url = f"http://127.0.0.1:{port}/xero/webhook/{conn_id}"
-            # Warm the route once (the first request loads the database's registry).
-            warm, _body = signed_post(url, build_payload([]), KEY, timeout=120)
+            # Warm the route (the first request of a process builds its routing map): Xero's
+            # intent-to-receive check, several times at once so that every worker answers one.
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                warms = list(
+                    pool.map(
+                        lambda _i: signed_post(url, build_payload([]), KEY, timeout=120)[0],
+                        range(4 * max(1, args.workers)),
+                    )
+                )
+            warm = max(warms, key=lambda st: st != 200)
             if warm != 200:
-                raise RuntimeError(f"intent-to-receive answered {warm}")
+                raise RuntimeError(f"intent-to-receive answered {warms}")
             # 1. Burst: one signed event per POST, some concurrency, like Xero redelivering.
             payloads = [
                 build_payload(
@@ -142,6 +188,7 @@ def main():
                 status, _body = signed_post(url, payload, key)
                 return status, (time.perf_counter() - t0) * 1000
 
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
             t0 = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
                 answers = list(pool.map(post, payloads, keys))
@@ -198,7 +245,11 @@ def main():
                 payments, distinct = cr.fetchone()
         finally:
             proc.terminate()
-            proc.wait(30)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
         fault = (
             args.inject_fault
             and args.inject_fault != "bad-signature"
@@ -228,9 +279,13 @@ def main():
         payments == distinct == 1,
         f"live mirrored payments {payments}, distinct {distinct}, made in Xero 1",
     )
+    server = (
+        f"prefork, {args.workers} HTTP workers" if args.workers else "threaded (--workers 0)"
+    )
     print(
         f"\nwebhook: {args.events} signed events, one per POST, {args.concurrency} at a time, "
-        f"against Odoo on 127.0.0.1 (1 HTTP worker thread pool, 1 cron thread)"
+        f"against Odoo on 127.0.0.1 ({server}, {args.cron_threads} cron "
+        f"{'workers' if args.workers else 'threads'}; load average before the burst {load})"
     )
     print(
         f"  answers {json.dumps(statuses)} in {burst_s:.1f}s; "
@@ -249,7 +304,8 @@ def main():
         print(f"  INJECTED FAULT {args.inject_fault}: {what}")
     code = checks.report()
     print(
-        f"WEBHOOK events={args.events} concurrency={args.concurrency} non_200={non_200} "
+        f"WEBHOOK events={args.events} concurrency={args.concurrency} workers={args.workers} "
+        f"non_200={non_200} "
         f"p50_ms={p50:.1f} p99_ms={p99:.1f} reconciled_s="
         f"{'none' if reconciled is None else f'{reconciled:.1f}'} "
         f"checks={'ok' if not code else 'FAILED'}"
