@@ -279,9 +279,7 @@ def main():
         payments == distinct == 1,
         f"live mirrored payments {payments}, distinct {distinct}, made in Xero 1",
     )
-    server = (
-        f"prefork, {args.workers} HTTP workers" if args.workers else "threaded (--workers 0)"
-    )
+    server = f"prefork, {args.workers} HTTP workers" if args.workers else "threaded (--workers 0)"
     print(
         f"\nwebhook: {args.events} signed events, one per POST, {args.concurrency} at a time, "
         f"against Odoo on 127.0.0.1 ({server}, {args.cron_threads} cron "
