@@ -8,13 +8,14 @@ and ``_harness.xero_checks`` over the exported invoices. ``--inject-fault bad-si
 one POST of the burst with a wrong key (Odoo must answer 401, the check must fail).
 
     bench/run webhook [--events 500 --concurrency 8 --invoices 50 --workers 4 --cron-threads 1
-                       --inject-fault F]
+                       --db-filter --inject-fault F]
 """
 
 import argparse
 import importlib.util
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -66,8 +67,91 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def server_cmd(db, port, workers, cron_threads):
-    """Odoo's command line: prefork (``workers`` HTTP worker processes) or, with 0, threaded."""
+# ---------------------------------------------------------------- CPU accounting (Linux /proc)
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid):
+    """(parent pid, own CPU seconds, reaped children's CPU seconds) of a process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    ppid, utime, stime, cutime, cstime = (int(fields[i]) for i in (1, 11, 12, 13, 14))
+    return ppid, (utime + stime) / _TICK, (cutime + cstime) / _TICK
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_snapshot(odoo_pid, pg_port, xl_pid):
+    """CPU seconds so far of the process trees that serve the burst: Odoo (master, HTTP and
+    cron workers), PostgreSQL (its postmaster's tree: backends, also the short-lived ones it
+    reaped), the Xero emulator, the bench itself (its clients and the Xero proxy), and the
+    whole machine (every core, other users' processes included)."""
+    stats = {int(d): _stat(d) for d in os.listdir("/proc") if d.isdigit()}
+    stats = {pid: st for pid, st in stats.items() if st}
+    children = {}
+    for pid, (ppid, _own, _reaped) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+
+    def tree(root):
+        if root not in stats:
+            return 0.0
+        total, todo = stats[root][2], list(children.get(root, ()))
+        total += stats[root][1]
+        while todo:
+            pid = todo.pop()
+            total += stats[pid][1] + stats[pid][2]
+            todo.extend(children.get(pid, ()))
+        return total
+
+    postmaster = next(  # backends are titled "postgres: user db …", without -p
+        (
+            pid
+            for pid in stats
+            if "postgres -D" in _cmdline(pid) and f"-p {pg_port} " in _cmdline(pid)
+        ),
+        None,
+    )
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    busy = (sum(cpu) - cpu[3] - cpu[4]) / _TICK  # all but idle and iowait
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "Odoo": tree(odoo_pid),
+        "PostgreSQL": tree(postmaster) if postmaster else 0.0,
+        "Xero emulator": tree(xl_pid) if xl_pid else 0.0,
+        "bench clients + Xero proxy": own.ru_utime + own.ru_stime,
+        "machine": busy,
+    }
+
+
+def cpu_line(before, after, requests):
+    d = {k: after[k] - before[k] for k in before}
+    ours = sum(v for k, v in d.items() if k != "machine")
+    parts = ", ".join(
+        f"{k} {d[k]:.1f}s ({d[k] * 1000 / requests:.1f} ms/request)" for k in d if k != "machine"
+    )
+    return (
+        f"CPU during the burst: {parts}; the machine's 2 cores were busy {d['machine']:.1f}s, "
+        f"{max(d['machine'] - ours, 0):.1f}s of it other processes"
+    )
+
+
+def server_cmd(db, port, workers, cron_threads, db_filter=False):
+    """Odoo's command line: prefork (``workers`` HTTP worker processes) or, with 0, threaded.
+
+    The server serves one database, named by ``-d`` (``db_name``) alone, as a one-database
+    server is configured. With ``db_filter`` it also gets ``--db-filter``: Odoo then lists the
+    databases, on a new connection to PostgreSQL's ``postgres`` database, for every request that
+    carries no session cookie, and Xero's never do (bench/README.md, webhook)."""
     import odoo
 
     # The prefork master re-executes sys.argv[0] for its gevent process: give it odoo-bin
@@ -81,8 +165,7 @@ def server_cmd(db, port, workers, cron_threads):
         h.CONF,
         "-d",
         db,
-        "--db-filter",
-        f"^{db}$",
+        *(["--db-filter", f"^{db}$"] if db_filter else []),
         "--http-interface",
         "127.0.0.1",
         "--http-port",
@@ -98,7 +181,7 @@ def server_cmd(db, port, workers, cron_threads):
     ]
 
 
-def start_server(db, port, workers, cron_threads):
+def start_server(db, port, workers, cron_threads, db_filter=False):
     paths = [str(h.REPO / "xero_core")]
     if workers and importlib.util.find_spec("pkg_resources") is None:
         # The prefork master spawns a gevent process whose gevent imports pkg_resources
@@ -113,7 +196,7 @@ def start_server(db, port, workers, cron_threads):
         paths.append(str(shim))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     proc = subprocess.Popen(
-        server_cmd(db, port, workers, cron_threads),
+        server_cmd(db, port, workers, cron_threads, db_filter),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(LOG, "w"),  # noqa: SIM115 - kept open for the server's lifetime
@@ -141,6 +224,9 @@ def main():
     ap.add_argument("--invoices", type=int, default=50)
     ap.add_argument("--workers", type=int, default=4, help="HTTP worker processes (0: threaded)")
     ap.add_argument("--cron-threads", type=int, default=1)
+    ap.add_argument(
+        "--db-filter", action="store_true", help="also pass --db-filter (costs a connection)"
+    )
     h.add_fault_option(ap, extra=("bad-signature",))
     args = ap.parse_args()
     checks = h.Checks()
@@ -150,7 +236,7 @@ def main():
         conn_id = h.setup_connection(registry, xl, proxy)
         moves, move_ids = setup(registry, conn_id, args.invoices)
         tenant = xl.tenant_id()
-        proc = start_server(db, port, args.workers, args.cron_threads)
+        proc = start_server(db, port, args.workers, args.cron_threads, args.db_filter)
         try:
             url = f"http://127.0.0.1:{port}/xero/webhook/{conn_id}"
             # Warm the route (the first request of a process builds its routing map): Xero's
@@ -189,10 +275,14 @@ def main():
                 return status, (time.perf_counter() - t0) * 1000
 
             load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            pg_port = h._pg_env()["PGPORT"]
+            xl_pid = getattr(getattr(xl, "proc", None), "pid", None)
+            cpu0 = cpu_snapshot(proc.pid, pg_port, xl_pid)
             t0 = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
                 answers = list(pool.map(post, payloads, keys))
             burst_s = time.perf_counter() - t0
+            cpu = cpu_line(cpu0, cpu_snapshot(proc.pid, pg_port, xl_pid), len(payloads))
             lat = sorted(ms for _s, ms in answers)
             statuses = {s: sum(1 for x, _ in answers if x == s) for s in {x for x, _ in answers}}
             p50 = statistics.median(lat)
@@ -289,6 +379,7 @@ def main():
         f"  answers {json.dumps(statuses)} in {burst_s:.1f}s; "
         f"ack latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 50 ms; Xero allows 5 s)"
     )
+    print(f"  {cpu}")
     print(f"  the burst's stored events were all processed {backlog_s:.1f}s after the last answer")
     print(
         f"  event -> reconciled payment: "
@@ -303,6 +394,7 @@ def main():
     code = checks.report()
     print(
         f"WEBHOOK events={args.events} concurrency={args.concurrency} workers={args.workers} "
+        f"db_filter={'yes' if args.db_filter else 'no'} "
         f"non_200={non_200} "
         f"p50_ms={p50:.1f} p99_ms={p99:.1f} reconciled_s="
         f"{'none' if reconciled is None else f'{reconciled:.1f}'} "
