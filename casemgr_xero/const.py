@@ -26,7 +26,7 @@ CLAIM_LOCK = 0x58434C4D  # "XCLM"
 # pg_advisory_xact_lock(CONTACT_LOCK, connection id): one worker at a time creates contacts in
 # an organisation (``xero.contact._xero_resolve_contacts``).
 CONTACT_LOCK = 0x5845524F  # "XERO"
-# pg_advisory_xact_lock(PAYMENTS_RUN_LOCK, 0): held, on a connection of its own, while a
-# payments cron run lives; a webhook delivery that cannot take it needs no cron trigger
-# (``xero.payment.import._xero_wake``).
+# pg_advisory_xact_lock(PAYMENTS_RUN_LOCK, RUN | GATE): RUN held, on a connection of its own,
+# while a payments cron run lives; GATE held shared by a webhook delivery that found RUN held
+# until it commits, and by the run at its end (``xero.payment.import._cron_xero_payments``).
 PAYMENTS_RUN_LOCK = 0x5850524E  # "XPRN"

@@ -29,6 +29,7 @@ _logger = logging.getLogger(__name__)
 
 HANDLED_CATEGORIES = ("INVOICE",)
 MAX_INVOICES_PER_RUN = 500
+RUN, GATE = 0, 1  # the two keys of PAYMENTS_RUN_LOCK (pg_advisory_xact_lock(lock, key))
 
 
 class XeroPaymentImport(models.AbstractModel):
@@ -39,37 +40,46 @@ class XeroPaymentImport(models.AbstractModel):
     def _cron_xero_payments(self, force_poll=False):
         """Mirror Xero's payments, connection by connection (each in its company).
 
-        The run holds the run lock (``PAYMENTS_RUN_LOCK``) from its start to its end, and
-        after releasing it triggers itself again if events came that it did not see at its
-        start: a webhook delivery that finds the lock held therefore needs no trigger of its
-        own (``_xero_wake``)."""
-        with ClaimLiveness(self.env, PAYMENTS_RUN_LOCK) as running:
-            running.hold(0)
+        The run holds ``(PAYMENTS_RUN_LOCK, RUN)`` from its start to its end, so that a webhook
+        delivery meanwhile needs no cron trigger of its own (``_xero_enter_delivery``): at its
+        end the run waits for the deliveries under way (``GATE``), then triggers itself again
+        if events came that it did not see at its start."""
+        with ClaimLiveness(self.env, PAYMENTS_RUN_LOCK) as lock:
+            lock.hold(RUN)
             commit_batch(self.env)  # whatever ran before us is committed; a fresh snapshot
             seen = self._xero_new_event_ids()
             self._xero_run(force_poll)
             commit_batch(self.env)
-            running.release()
-        # After the release: an event stored since the lock was taken is either in ``seen``
-        # or committed before its delivery saw the lock held, so it is visible here.
-        if self._xero_new_event_ids() - seen:
+            # Every delivery that found RUN held holds GATE (shared) until it has committed
+            # its events: once we hold GATE they are visible (READ COMMITTED) or not stored.
+            lock.hold(GATE)
+            unseen = self._xero_new_event_ids() - seen
+            lock.release()  # RUN and GATE at once: a delivery that waited finds no run
+        if unseen:
             self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
         return True
 
     @api.model
-    def _xero_wake(self):
-        """Make sure a payments run sees the events this transaction committed: when no run
-        holds the run lock, trigger the cron (due now: Odoo wakes a cron worker when this
-        transaction commits); when one does, it will see them or trigger itself at its end.
+    def _xero_enter_delivery(self):
+        """Called by a webhook delivery before it stores events (in the transaction that
+        stores them); True when a payments run is under way, which will see them or trigger
+        itself at its end (see ``_cron_xero_payments``), so the delivery need not trigger the
+        cron. A trigger costs an ORM insert and, for the wake-up, a connection of its own to
+        PostgreSQL's ``postgres`` database (Odoo never pools those): during a burst of
+        deliveries the run is mostly under way and they pay neither (bench/README.md).
 
-        A trigger costs a row, and a connection of its own to PostgreSQL's ``postgres``
-        database for the wake-up (Odoo never pools those): during a burst of deliveries the
-        run is mostly under way, and they pay neither (bench/README.md, webhook)."""
-        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, 0)", [PAYMENTS_RUN_LOCK])
-        if self.env.cr.fetchone()[0]:
-            self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
-            return True
-        return False
+        One statement, both locks shared and held to this transaction's end: GATE (waits
+        only while an ending run holds it, for one query), then a try of RUN, which fails
+        only while a run holds it (deliveries never exclude one another); when taken, the
+        next run cannot start before these events are committed."""
+        self.env.cr.execute(
+            """
+            WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%s, %s))
+            SELECT NOT pg_try_advisory_xact_lock_shared(%s, %s) FROM gate
+            """,
+            [PAYMENTS_RUN_LOCK, GATE, PAYMENTS_RUN_LOCK, RUN],
+        )
+        return self.env.cr.fetchone()[0]
 
     def _xero_new_event_ids(self):
         self.env.cr.execute("SELECT id FROM xero_webhook_event WHERE state = 'new'")

@@ -135,11 +135,12 @@ class XeroWebhookEvent(models.Model):
             # the other transaction rather than fail with a serialization error (REPEATABLE
             # READ) and make Odoo replay the request.
             commit_batch(self.env)
+            payments = self.env["xero.payment.import"]
+            run_under_way = payments._xero_enter_delivery()
             for (conn_id, company_id), evs in routed.items():
                 stored += self._xero_store_events(conn_id, company_id, evs)
-            if stored:
-                commit_batch(self.env)  # stored before we look whether a run will see them
-                self.env["xero.payment.import"]._xero_wake()
+            if stored and not run_under_way:
+                self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
         return WebhookReceipt(200, events=len(events), stored=stored, dropped=dropped)
 
     @api.model

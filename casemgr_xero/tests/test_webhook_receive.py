@@ -1,19 +1,20 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """``xero.webhook.event._xero_receive``: a delivery verified against its app's key and routed by
 tenant, without HTTP (the controller only hands over the body and the signature); and the
-payments cron's wake-up (``_xero_wake``, the run lock)."""
+payments cron's wake-up (``xero.payment.import._xero_enter_delivery``, the run lock)."""
 
 import json
 from datetime import timedelta
 
 from casemgr_xero_core.webhooks import parse_events, sign
+from psycopg2.errors import LockNotAvailable
 
 from odoo import fields
 from odoo.sql_db import db_connect
 from odoo.tests import tagged
 
 from ..const import PAYMENTS_RUN_LOCK
-from ..models.xero_payment_import import XeroPaymentImport
+from ..models.xero_payment_import import GATE, RUN, XeroPaymentImport
 from .common import XeroPaymentsMixin, XeroTestCommon
 
 TENANT_B = "b2b2b2b2-0000-4000-8000-0000000000bb"
@@ -168,7 +169,7 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
         or triggers itself at its end: the delivery adds no trigger. Without one, it does."""
         before = self._due_triggers()
         with db_connect(self.env.cr.dbname).cursor() as run_cr:
-            run_cr.execute("SELECT pg_advisory_xact_lock(%s, 0)", [PAYMENTS_RUN_LOCK])
+            run_cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PAYMENTS_RUN_LOCK, RUN])
             receipt = self._receive(_payload(_event(self.tenant_a)), self.WEBHOOK_KEY)
             self.assertEqual(receipt.stored, 1)
             self.assertEqual(self._due_triggers(), before, "a run is under way")
@@ -212,3 +213,16 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
         self.env["xero.webhook.event"]._cron_xero_payments()
         self.assertEqual(self._stored().state, "new")
         self.assertEqual(self._due_triggers(), before)
+
+    def test_a_run_ends_after_the_deliveries_under_way(self):
+        """A delivery that found the run lock held holds GATE until its events are committed:
+        the run waits for it before its last look for events (here, a delivery under way on a
+        connection of its own, and a lock timeout instead of the wait)."""
+        with db_connect(self.env.cr.dbname).cursor() as delivery_cr:
+            delivery_cr.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, %s)", [PAYMENTS_RUN_LOCK, GATE]
+            )
+            with self.assertRaises(LockNotAvailable), self.env.cr.savepoint():
+                self.env.cr.execute("SET LOCAL lock_timeout = '300ms'")
+                self.env["xero.webhook.event"]._cron_xero_payments()
+            delivery_cr.rollback()
