@@ -145,6 +145,18 @@ def cpu_line(before, after, requests):
     )
 
 
+def wake_counts(registry):
+    """Cron triggers inserted so far, and sessions opened on PostgreSQL's ``postgres``
+    database (Odoo's cron wake-up NOTIFY, and its database listing, open one each)."""
+    with registry.cursor() as cr:
+        cr.execute("SELECT pg_stat_clear_snapshot()")
+        cr.execute("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'ir_cron_trigger'")
+        triggers = cr.fetchone()[0]
+        cr.execute("SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'")
+        sessions = cr.fetchone()[0]
+    return {"cron triggers": triggers, "sessions on the postgres database": sessions}
+
+
 def server_cmd(db, port, workers, cron_threads, db_filter=False):
     """Odoo's command line: prefork (``workers`` HTTP worker processes) or, with 0, threaded.
 
@@ -277,6 +289,7 @@ def main():
             load = " ".join(f"{x:.2f}" for x in os.getloadavg())
             pg_port = h._pg_env()["PGPORT"]
             xl_pid = getattr(getattr(xl, "proc", None), "pid", None)
+            wakes0 = wake_counts(registry)
             cpu0 = cpu_snapshot(proc.pid, pg_port, xl_pid)
             t0 = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
@@ -296,6 +309,8 @@ def main():
                         break
                 time.sleep(0.5)
             backlog_s = time.perf_counter() - t1
+            time.sleep(1.5)  # PostgreSQL's statistics are flushed about every second
+            wakes = {k: v - wakes0[k] for k, v in wake_counts(registry).items()}
             # 2. Event to reconciled payment.
             move_id, xero_id, total = moves[0]
             with registry.cursor() as cr:
@@ -380,6 +395,11 @@ def main():
         f"ack latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 50 ms; Xero allows 5 s)"
     )
     print(f"  {cpu}")
+    print(
+        "  during the burst and its processing: "
+        + ", ".join(f"{k} {v}" for k, v in wakes.items())
+        + f" (for {len(payloads)} deliveries)"
+    )
     print(f"  the burst's stored events were all processed {backlog_s:.1f}s after the last answer")
     print(
         f"  event -> reconciled payment: "
