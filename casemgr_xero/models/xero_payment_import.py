@@ -14,6 +14,7 @@ Per connection, the payments cron:
 
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
@@ -30,6 +31,11 @@ _logger = logging.getLogger(__name__)
 HANDLED_CATEGORIES = ("INVOICE",)
 MAX_INVOICES_PER_RUN = 500
 RUN, GATE = 0, 1  # the two keys of PAYMENTS_RUN_LOCK (pg_advisory_xact_lock(lock, key))
+# A run that got events while it worked waits this long for more before it ends, looking this
+# often; it ends after RUN_SECONDS whatever comes (Odoo's limit_time_real, a graceful stop).
+LINGER = 0.5
+LINGER_POLL = 0.05
+RUN_SECONDS = 30
 
 
 class XeroPaymentImport(models.AbstractModel):
@@ -41,15 +47,27 @@ class XeroPaymentImport(models.AbstractModel):
         """Mirror Xero's payments, connection by connection (each in its company).
 
         The run holds ``(PAYMENTS_RUN_LOCK, RUN)`` from its start to its end, so that a webhook
-        delivery meanwhile needs no cron trigger of its own (``_xero_enter_delivery``): at its
-        end the run waits for the deliveries under way (``GATE``), then triggers itself again
-        if events came that it did not see at its start."""
+        delivery meanwhile needs no cron trigger of its own (``_xero_enter_delivery``). Events
+        stored while it works are taken in the same run, and once some came it waits up to
+        ``LINGER`` for more before it ends (a burst of deliveries is one run, not a run and a
+        wake-up per delivery). At its end it waits for the deliveries under way (``GATE``),
+        then triggers itself again if events came that it did not see."""
+        deadline = time.monotonic() + RUN_SECONDS
         with ClaimLiveness(self.env, PAYMENTS_RUN_LOCK) as lock:
             lock.hold(RUN)
             commit_batch(self.env)  # whatever ran before us is committed; a fresh snapshot
-            seen = self._xero_new_event_ids()
-            self._xero_run(force_poll)
-            commit_batch(self.env)
+            seen, unseen, wait = set(), self._xero_new_event_ids(), 0.0
+            while True:
+                seen |= unseen
+                self._xero_run(force_poll)
+                force_poll = False
+                commit_batch(self.env)
+                if time.monotonic() >= deadline:
+                    break
+                unseen = self._xero_new_events_since(seen, wait)
+                if not unseen:
+                    break
+                wait = LINGER
             # Every delivery that found RUN held holds GATE (shared) until it has committed
             # its events: once we hold GATE they are visible (READ COMMITTED) or not stored.
             lock.hold(GATE)
@@ -58,6 +76,16 @@ class XeroPaymentImport(models.AbstractModel):
         if unseen:
             self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
         return True
+
+    def _xero_new_events_since(self, seen, wait):
+        """Ids of the events stored (``new``) and not in ``seen``, looking for up to ``wait``
+        seconds until there are some."""
+        until = time.monotonic() + wait
+        while True:
+            new = self._xero_new_event_ids() - seen
+            if new or time.monotonic() >= until:
+                return new
+            time.sleep(LINGER_POLL)
 
     @api.model
     def _xero_enter_delivery(self):

@@ -14,6 +14,7 @@ from odoo.sql_db import db_connect
 from odoo.tests import tagged
 
 from ..const import PAYMENTS_RUN_LOCK
+from ..models import xero_payment_import
 from ..models.xero_payment_import import GATE, RUN, XeroPaymentImport
 from .common import XeroPaymentsMixin, XeroTestCommon
 
@@ -181,25 +182,39 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
         self.assertEqual(self._due_triggers(), before + 1)
 
     def _run_storing(self, tenant, when):
-        """The payments cron, with an event stored while it runs (after it began) by a
+        """The payments cron, with one event stored while it works (after it began) by a
         delivery that found the run lock held, so triggered nothing."""
         original = XeroPaymentImport._xero_run
         events = parse_events(_payload(_event(tenant, when=when)))
         conn = self.connection
+        calls = []
 
         def run_and_store(service, force_poll):
             result = original(service, force_poll)
-            service.env["xero.webhook.event"]._xero_store_events(
-                conn.id, conn.company_id.id, events
-            )
+            if not calls:
+                service.env["xero.webhook.event"]._xero_store_events(
+                    conn.id, conn.company_id.id, events
+                )
+            calls.append(force_poll)
             return result
 
         self.patch(XeroPaymentImport, "_xero_run", run_and_store)
         self.env["xero.webhook.event"]._cron_xero_payments()
+        return calls
 
-    def test_a_run_triggers_itself_for_an_event_it_did_not_see(self):
+    def test_a_run_takes_the_events_stored_while_it_works(self):
         before = self._due_triggers()
-        self._run_storing(self.tenant_a, "2030-01-03T00:00:00")
+        calls = self._run_storing(self.tenant_a, "2030-01-03T00:00:00")
+        self.assertEqual(len(calls), 2, "one more pass, in the same run")
+        self.assertNotEqual(self._stored().state, "new")
+        self.assertEqual(self._due_triggers(), before, "no trigger, no second run")
+
+    def test_a_run_past_its_time_triggers_itself_for_an_event_it_did_not_see(self):
+        self.patch(xero_payment_import, "RUN_SECONDS", 0)
+        before = self._due_triggers()
+        calls = self._run_storing(self.tenant_a, "2030-01-03T00:00:00")
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(self._stored().state, "new")
         self.assertEqual(self._due_triggers(), before + 1)
 
     def test_a_run_does_not_trigger_itself_for_events_it_saw(self):
