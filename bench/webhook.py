@@ -12,7 +12,6 @@ one POST of the burst with a wrong key (Odoo must answer 401, the check must fai
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -195,9 +194,13 @@ def server_cmd(db, port, workers, cron_threads, db_filter=False):
 
 def start_server(db, port, workers, cron_threads, db_filter=False):
     paths = [str(h.REPO / "xero_core")]
-    if workers and importlib.util.find_spec("pkg_resources") is None:
-        # The prefork master spawns a gevent process whose gevent imports pkg_resources
-        # (setuptools), absent here: without this shim it dies and is respawned every second.
+    if workers:
+        # The prefork master spawns a gevent process; gevent loads its plugins through
+        # pkg_resources, which is absent on some machines and, on this one (setuptools 84),
+        # raises DistributionNotFound for 'zope.interface' though it is installed. Either way
+        # the process dies and is respawned every second (a whole Odoo import each time,
+        # about half a core, and a connection to PostgreSQL), so the bench puts this shim
+        # first on the server's path.
         shim = h.REPO / ".cache" / "bench-shim"
         shim.mkdir(parents=True, exist_ok=True)
         (shim / "pkg_resources.py").write_text(
