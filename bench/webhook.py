@@ -314,6 +314,7 @@ def main():
             backlog_s = time.perf_counter() - t1
             time.sleep(1.5)  # PostgreSQL's statistics are flushed about every second
             wakes = {k: v - wakes0[k] for k, v in wake_counts(registry).items()}
+            calls = h.calls_by_endpoint(proxy)
             # 2. Event to reconciled payment.
             move_id, xero_id, total = moves[0]
             with registry.cursor() as cr:
@@ -403,6 +404,7 @@ def main():
         + ", ".join(f"{k} {v}" for k, v in wakes.items())
         + f" (for {len(payloads)} deliveries)"
     )
+    print(f"  Xero calls (export, the payments cron, the bench's payment): {json.dumps(calls)}")
     print(f"  the burst's stored events were all processed {backlog_s:.1f}s after the last answer")
     print(
         f"  event -> reconciled payment: "
