@@ -29,7 +29,9 @@ TRANSACTION POLICY (the whole addon follows it; it is written here once)
    their reasons where they are taken: the contact lock (``xero.contact._xero_resolve_contacts``)
    and the claim's liveness lock (``tools.ClaimLiveness``): it is held, on a connection of its
    own, for exactly as long as the claimant works on its batch, Xero call included, because
-   that is what it proves; nobody ever waits for it (it is only read in ``pg_locks``).
+   that is what it proves; nobody ever waits for it (it is only read in ``pg_locks``). The
+   payments run lock (``xero.payment.import._cron_xero_payments``) likewise, on a connection
+   of its own for the whole run: a webhook delivery only tries it, never waits for it.
 5. Only ``tools.short_transaction`` opens a cursor of its own, for what must commit whatever
    the caller does: token rotation and the pacing time every worker shares (``xero.api``);
    besides the export cron's per-organisation cursors (point 1) and the liveness lock's
