@@ -14,6 +14,7 @@ one POST of the burst with a wrong key (Odoo must answer 401, the check must fai
 import argparse
 import json
 import os
+import re
 import resource
 import socket
 import statistics
@@ -314,7 +315,10 @@ def main():
             backlog_s = time.perf_counter() - t1
             time.sleep(1.5)  # PostgreSQL's statistics are flushed about every second
             wakes = {k: v - wakes0[k] for k, v in wake_counts(registry).items()}
-            calls = h.calls_by_endpoint(proxy)
+            calls = {}
+            for endpoint, n in h.calls_by_endpoint(proxy).items():
+                endpoint = re.sub(r"/[0-9a-f-]{36}", "/{id}", endpoint)
+                calls[endpoint] = calls.get(endpoint, 0) + n
             # 2. Event to reconciled payment.
             move_id, xero_id, total = moves[0]
             with registry.cursor() as cr:
