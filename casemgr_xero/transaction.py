@@ -33,7 +33,10 @@ POLICY
      its own that commits the new pair before anyone else reads it;
    - the claim's liveness lock (``ClaimLiveness``): held, on a connection of its own, exactly
      as long as the claimant works on its batch, Xero's calls included, because that is what
-     it shows; nobody ever waits for it (it is only read in ``pg_locks``).
+     it shows; nobody ever waits for it (it is only read in ``pg_locks``);
+   - the payments run lock (``const.PAYMENTS_RUN_LOCK``, ``xero.payment.import``): held on a
+     connection of its own for the whole payments run; a webhook delivery only tries it (to
+     know whether a run will see its events), never waits for it.
 4. Company-dependent data (account codes, taxes, partner properties, journals) is read
    ``with_company`` the record's company: a cron runs as OdooBot in the main company.
 

@@ -19,10 +19,9 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from .. import compat
+from ..const import WEBHOOK_APP_URL
 
 _logger = logging.getLogger(__name__)
-
-APP_WEBHOOK_PATH = "/xero/webhook/app/%s"
 
 
 @compat.sql_constraints(
@@ -51,7 +50,7 @@ class XeroApp(models.Model):
 
     def _compute_webhook_url(self):
         for app in self:
-            app.webhook_url = app.get_base_url() + APP_WEBHOOK_PATH % (app.id or "<id>")
+            app.webhook_url = app.get_base_url() + WEBHOOK_APP_URL % (app.id or "<id>")
 
     @api.model
     def _xero_for_client_id(self, client_id):

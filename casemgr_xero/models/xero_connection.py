@@ -18,12 +18,12 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from .. import compat
+from ..const import OAUTH_CALLBACK_ROUTE
 from ..transaction import short_transaction
 
 _logger = logging.getLogger(__name__)
 
 _DEFAULTS = XeroEndpoints()
-CALLBACK_PATH = "/xero/oauth/callback"
 
 
 @compat.sql_constraints(
@@ -127,7 +127,7 @@ class XeroConnection(models.Model):
     @api.depends("company_id")
     def _compute_redirect_uri(self):
         for conn in self:
-            conn.redirect_uri = conn.get_base_url() + CALLBACK_PATH
+            conn.redirect_uri = conn.get_base_url() + OAUTH_CALLBACK_ROUTE
 
     @api.constrains("api_url", "token_url", "connections_url", "authorize_url")
     def _check_urls(self):

@@ -10,11 +10,11 @@ from casemgr_xero_core.contacts import Who, match_contacts
 from odoo import fields, models
 
 from .. import compat
+from ..const import CONTACT_LOCK
 from ..outcomes import Cause, ProblemLine
 from ..transaction import commit_batch
 
 CONTACT_SYNC = timedelta(minutes=10)
-CONTACT_LOCK = 0x5845524F  # pg_advisory_xact_lock(CONTACT_LOCK, connection id): "XERO"
 
 
 @compat.sql_constraints(

@@ -32,13 +32,12 @@ from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 from odoo import api, fields, models
 
 from .. import compat
+from ..const import CLAIM_LOCK
 from ..hooks import STOPPING
 from ..transaction import ClaimLiveness, commit_batch
 
 _logger = logging.getLogger(__name__)
 
-# pg_advisory_xact_lock(CLAIM_LOCK, token of the attempt key): held while the claimant lives.
-CLAIM_LOCK = 0x58434C4D  # "XCLM"
 # A cron run ends after about this long, re-triggering itself when work remains: it stays well
 # inside Odoo's limit_time_real (120 s by default; a prefork cron worker past it is killed), and
 # a graceful server stop, which waits for running jobs, is not held up for long.

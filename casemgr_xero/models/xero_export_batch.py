@@ -17,10 +17,10 @@ from odoo import api, fields, models
 from odoo.tools import html_escape
 
 from .. import texts
+from ..const import CLAIM_LOCK
 from ..outcomes import ExportOutcome, ProblemLine
 from ..transaction import commit_batch
 from .account_move import XERO_WEB_INVOICE_URL
-from .xero_export import CLAIM_LOCK
 
 _logger = logging.getLogger(__name__)
 _UNREAD = object()  # the organisation's tax rates, not read yet in this batch

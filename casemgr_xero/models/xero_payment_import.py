@@ -14,6 +14,7 @@ Per connection, the payments cron:
 
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
@@ -22,13 +23,19 @@ from casemgr_xero_core.payments import invoices_to_look_at
 from odoo import api, fields, models
 
 from .. import compat
-from ..transaction import commit_batch
+from ..const import PAYMENTS_RUN_LOCK, WEBHOOK_CONNECTION_URL
+from ..transaction import ClaimLiveness, commit_batch
 
 _logger = logging.getLogger(__name__)
 
 HANDLED_CATEGORIES = ("INVOICE",)
 MAX_INVOICES_PER_RUN = 500
-WEBHOOK_PATH = "/xero/webhook/%s"
+RUN, GATE = 0, 1  # the two keys of PAYMENTS_RUN_LOCK (pg_advisory_xact_lock(lock, key))
+# A run that got events while it worked waits this long for more before it ends, looking this
+# often; it ends after RUN_SECONDS whatever comes (Odoo's limit_time_real, a graceful stop).
+LINGER = 0.5
+LINGER_POLL = 0.05
+RUN_SECONDS = 30
 
 
 class XeroPaymentImport(models.AbstractModel):
@@ -37,9 +44,77 @@ class XeroPaymentImport(models.AbstractModel):
 
     @api.model
     def _cron_xero_payments(self, force_poll=False):
-        """Mirror Xero's payments, connection by connection (each in its company)."""
+        """Mirror Xero's payments, connection by connection (each in its company).
+
+        The run holds ``(PAYMENTS_RUN_LOCK, RUN)`` from its start to its end, so that a webhook
+        delivery meanwhile needs no cron trigger of its own (``_xero_enter_delivery``). Events
+        stored while it works are taken in the same run, and once some came it waits up to
+        ``LINGER`` for more before it ends (a burst of deliveries is one run, not a run and a
+        wake-up per delivery). At its end it waits for the deliveries under way (``GATE``),
+        then triggers itself again if events came that it did not see."""
+        deadline = time.monotonic() + RUN_SECONDS
+        with ClaimLiveness(self.env, PAYMENTS_RUN_LOCK) as lock:
+            lock.hold(RUN)
+            commit_batch(self.env)  # whatever ran before us is committed; a fresh snapshot
+            seen, unseen, wait = set(), self._xero_new_event_ids(), 0.0
+            while True:
+                seen |= unseen
+                self._xero_run(force_poll)
+                force_poll = False
+                commit_batch(self.env)
+                if time.monotonic() >= deadline:
+                    break
+                unseen = self._xero_new_events_since(seen, wait)
+                if not unseen:
+                    break
+                wait = LINGER
+            # Every delivery that found RUN held holds GATE (shared) until it has committed
+            # its events: once we hold GATE they are visible (READ COMMITTED) or not stored.
+            lock.hold(GATE)
+            unseen = self._xero_new_event_ids() - seen
+            lock.release()  # RUN and GATE at once: a delivery that waited finds no run
+        if unseen:
+            self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
+        return True
+
+    def _xero_new_events_since(self, seen, wait):
+        """Ids of the events stored (``new``) and not in ``seen``, looking for up to ``wait``
+        seconds until there are some."""
+        until = time.monotonic() + wait
+        while True:
+            new = self._xero_new_event_ids() - seen
+            if new or time.monotonic() >= until:
+                return new
+            time.sleep(LINGER_POLL)
+
+    @api.model
+    def _xero_enter_delivery(self):
+        """Called by a webhook delivery before it stores events (in the transaction that
+        stores them); True when a payments run is under way, which will see them or trigger
+        itself at its end (see ``_cron_xero_payments``), so the delivery need not trigger the
+        cron. A trigger costs an ORM insert and, for the wake-up, a connection of its own to
+        PostgreSQL's ``postgres`` database (Odoo never pools those): during a burst of
+        deliveries the run is mostly under way and they pay neither (bench/README.md).
+
+        One statement, both locks shared and held to this transaction's end: GATE (waits
+        only while an ending run holds it, for one query), then a try of RUN, which fails
+        only while a run holds it (deliveries never exclude one another); when taken, the
+        next run cannot start before these events are committed."""
+        self.env.cr.execute(
+            """
+            WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%s, %s))
+            SELECT NOT pg_try_advisory_xact_lock_shared(%s, %s) FROM gate
+            """,
+            [PAYMENTS_RUN_LOCK, GATE, PAYMENTS_RUN_LOCK, RUN],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _xero_new_event_ids(self):
+        self.env.cr.execute("SELECT id FROM xero_webhook_event WHERE state = 'new'")
+        return {r[0] for r in self.env.cr.fetchall()}
+
+    def _xero_run(self, force_poll):
         cron = self.env.ref("casemgr_xero.ir_cron_xero_payments")
-        commit_batch(self.env)  # whatever ran before us is committed; a fresh snapshot
         connections = self.env["xero.connection"].search(
             [("payments_enabled", "=", True), ("state", "=", "connected")]
         )
@@ -67,7 +142,6 @@ class XeroPaymentImport(models.AbstractModel):
         compat.cron_progress(self.env, done, self._xero_pending() if more else 0)
         if more:
             cron._trigger()
-        return True
 
     def _xero_pending(self):
         self.env.cr.execute(
@@ -260,7 +334,9 @@ class XeroConnection(models.Model):
             if conn.app_id:
                 conn.webhook_url = conn.app_id.webhook_url
             else:
-                conn.webhook_url = conn.get_base_url() + WEBHOOK_PATH % (conn.id or "<id>")
+                conn.webhook_url = conn.get_base_url() + WEBHOOK_CONNECTION_URL % (
+                    conn.id or "<id>"
+                )
 
     @api.depends("company_id")
     def _compute_default_payment_journal_id(self):
