@@ -181,12 +181,15 @@ def setup_orgs(registry, xl, proxy, k, users_per_org, customers):
 
 # ---------------------------------------------------------------------------- server
 class Server:
-    def __init__(self, db, args):
-        self.db, self.args = db, args
-        self.http_port = free_port()
-        self.gevent_port = free_port(avoid={self.http_port})
+    """One prefork Odoo server (``args.workers`` HTTP workers, ``args.cron_threads`` cron
+    workers) on ``db``, on ports of its own (none of ``avoid``), logging into ``log``."""
+
+    def __init__(self, db, args, avoid=(), log=LOG):
+        self.db, self.args, self.log = db, args, log
+        self.http_port = free_port(avoid=set(avoid))
+        self.gevent_port = free_port(avoid={self.http_port, *avoid})
         self.proc = None
-        self.logf = open(LOG, "a")  # noqa: SIM115 - kept open for the servers' lifetime
+        self.logf = open(log, "a")  # noqa: SIM115 - kept open for the servers' lifetime
 
     def cmd(self):
         import odoo
@@ -253,10 +256,10 @@ class Server:
             except OSError:
                 if self.proc.poll() is not None:
                     raise RuntimeError(
-                        f"Odoo exited with {self.proc.returncode}: see {LOG}"
+                        f"Odoo exited with {self.proc.returncode}: see {self.log}"
                     ) from None
                 time.sleep(0.5)
-        raise RuntimeError(f"Odoo did not answer within 180 s: see {LOG}")
+        raise RuntimeError(f"Odoo did not answer within 180 s: see {self.log}")
 
     def children(self):
         """PIDs of the master's worker processes (ours only)."""
