@@ -38,7 +38,7 @@ from types import SimpleNamespace
 
 import _harness as h
 import backfill_data
-from scale import Server, claim_holders, vm_hwm_kb
+from _servers import Server, claim_holders, vm_hwm_kb
 
 LOG = h.REPO / ".cache" / "bench-backfill-odoo.log"
 CALLS = h.REPO / ".cache" / "bench-backfill-calls.log"  # every Xero call, for reading afterwards
