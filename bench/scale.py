@@ -3,7 +3,8 @@ server restarted mid-run, several organisations exporting at once under Xero's l
 
     bench/run scale [--invoices 3000 --orgs 3 --workers 4 --cron-threads 2 --per-minute 10
                      --per-day 5000 --concurrent 5 --payments 15 --burst-every 20 --users 2
-                     --customers 40 --kills 2 --restarts 1 --max-minutes 30 --inject-fault F]
+                     --customers 40 --kills 2 --restarts 1 --servers 1 --server-kills 0
+                     --max-minutes 30 --inject-fault F]
 
 What it does, all on 127.0.0.1:
 - K organisations: one company (the main one + K-1 new, generic chart), one connection and one
@@ -13,14 +14,21 @@ What it does, all on 127.0.0.1:
   ``--users`` invoicing users per company queue them all at once over XML-RPC through the
   public action ``account.move.action_xero_send`` (what the Send to Xero button and server
   action call), 100 invoices per call.
-- Odoo runs in prefork mode (``--workers``, ``--max-cron-threads``); the bench never runs a cron
-  itself. Meanwhile payments are made in Xero (on the emulator directly, as a Xero user would)
-  for invoices already sent, and announced in signed webhook bursts; the payments are mirrored
-  by the server's own payments cron.
+- Odoo runs in prefork mode (``--workers``, ``--max-cron-threads``), ``--servers`` of them on
+  the one database, each on its own ports with its own HTTP and cron workers, sharing nothing but
+  PostgreSQL; the bench is their load balancer (user i on server i % N, webhooks round robin,
+  retried on the next while one is down). The bench never runs a cron itself. Meanwhile
+  payments are made in Xero (on the emulator directly, as a Xero user would) for invoices
+  already sent, and announced in signed webhook bursts; the payments are mirrored by the
+  servers' own payments cron.
 - Mid-run it SIGKILLs the cron worker that holds a claim while one of its PUT /Invoices is in
   flight (``--kills`` times) and restarts the whole server (SIGTERM, graceful, then start again;
-  ``--restarts`` times). Kills and restarts alternate, kills first, from 20% sent on, at least
-  ``EVENT_GAP`` s apart; a fault the run ended before is missing from the SCALE line (exit 1).
+  ``--restarts`` times; with several servers one of them in turn, the others running on), and
+  SIGKILLs a whole server (master and every worker at once: a machine lost) whose cron worker
+  holds a claim with a PUT in flight, then starts it again (``--server-kills``, 1 by default
+  with ``--servers`` 2 or more). Kills, restarts and server kills alternate, kills first, from
+  20% sent on, at least ``EVENT_GAP`` s apart; a fault the run ended before is missing from the
+  SCALE line (exit 1).
   It measures how long the killed worker's claim stays unresolved, how long until a cron worker
   runs the export job again (Odoo's log), until Xero's limits allow a call again (the
   organisations' shared pause), and until the export's next Xero call.
@@ -46,28 +54,23 @@ any to last answer of any.
 
 import argparse
 import atexit
-import importlib.util
 import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 
 import _harness as h
+from _servers import LOG, Cluster, claim_holders, vm_hwm_kb
 from casemgr_xero_testing.webhook import build_event, build_payload, signed_post
 
 KEY = "bench-scale-webhook-key"
 PASSWORD = "bench-scale-user"
-LOG = h.REPO / ".cache" / "bench-scale-odoo.log"
 CALLS = h.REPO / ".cache" / "bench-scale-calls.log"  # every Xero call, per organisation
-CLAIM_LOCK = 0x58434C4D  # casemgr_xero.models.xero_export.CLAIM_LOCK
 INVOICES = h.API + "/Invoices"
 CONTACTS = h.API + "/Contacts"
 EVENT_GAP = 20  # seconds at least between two faults (kills, restarts)
@@ -79,19 +82,6 @@ def secs(value, none="none"):
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port(lo=18000, hi=18999, avoid=()):
-    for port in range(lo, hi + 1):
-        if port in avoid:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {lo}-{hi}")
 
 
 # ---------------------------------------------------------------------------- setup
@@ -179,169 +169,6 @@ def setup_orgs(registry, xl, proxy, k, users_per_org, customers):
     return orgs
 
 
-# ---------------------------------------------------------------------------- server
-class Server:
-    def __init__(self, db, args):
-        self.db, self.args = db, args
-        self.http_port = free_port()
-        self.gevent_port = free_port(avoid={self.http_port})
-        self.proc = None
-        self.logf = open(LOG, "a")  # noqa: SIM115 - kept open for the servers' lifetime
-
-    def cmd(self):
-        import odoo
-
-        # The prefork master re-executes sys.argv[0] for its gevent process: give it odoo-bin
-        # (``python -m odoo`` would hand it odoo/__main__.py, which cannot run as a script).
-        # (19.0's odoo is a namespace package: no __file__; its one __path__ entry is the tree)
-        odoo_bin = os.path.join(os.path.dirname(list(odoo.__path__)[0]), "odoo-bin")
-        launcher = [odoo_bin] if os.path.exists(odoo_bin) else ["-m", "odoo"]
-        return [
-            sys.executable,
-            *launcher,
-            "-c",
-            h.CONF,
-            "-d",
-            self.db,
-            "--db-filter",
-            f"^{self.db}$",
-            "--http-interface",
-            "127.0.0.1",
-            "--http-port",
-            str(self.http_port),
-            "--gevent-port",
-            str(self.gevent_port),
-            "--workers",
-            str(self.args.workers),
-            "--max-cron-threads",
-            str(self.args.cron_threads),
-            "--log-level",
-            "info",
-        ]
-
-    def start(self):
-        paths = [str(h.REPO / "xero_core")]
-        if importlib.util.find_spec("pkg_resources") is None:
-            # The prefork master always spawns a gevent process; this machine's gevent imports
-            # pkg_resources (setuptools), absent here: without this shim it dies and is
-            # respawned every second, eating the CPU the bench measures.
-            shim = h.REPO / ".cache" / "bench-shim"
-            shim.mkdir(parents=True, exist_ok=True)
-            (shim / "pkg_resources.py").write_text(
-                "from importlib.metadata import entry_points\n\n\n"
-                "def iter_entry_points(group, name=None):\n"
-                "    return [e for e in entry_points(group=group) if name in (None, e.name)]\n"
-            )
-            paths.append(str(shim))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
-        self.proc = subprocess.Popen(
-            self.cmd(),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.logf,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.http_port}/web/webclient/version_info", timeout=2
-                )
-                return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(
-                        f"Odoo exited with {self.proc.returncode}: see {LOG}"
-                    ) from None
-                time.sleep(0.5)
-        raise RuntimeError(f"Odoo did not answer within 180 s: see {LOG}")
-
-    def children(self):
-        """PIDs of the master's worker processes (ours only)."""
-        out = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/status") as f:
-                    ppid = next(int(x.split()[1]) for x in f if x.startswith("PPid:"))
-            except (OSError, StopIteration, ValueError):
-                continue
-            if self.proc and ppid == self.proc.pid:
-                out.append(int(d))
-        return out
-
-    def stop(self, timeout=150):
-        """Graceful stop (SIGTERM to the master: it lets running jobs end), then SIGKILL."""
-        if not self.proc or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(30)
-        # Workers left behind (none expected) belong to our session: end them.
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def pids_by_client_port(pids):
-    """{local TCP port: pid} of the sockets these processes hold (their PostgreSQL
-    connections: pg_stat_activity.client_port). application_name does not tell: prefork
-    workers inherit the master's connection pool, named after the master's pid."""
-    inode_port = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            inode_port[parts[9]] = int(parts[1].rsplit(":", 1)[1], 16)
-    out = {}
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in inode_port:
-                out[inode_port[target[8:-1]]] = pid
-    return out
-
-
-def claim_holders(db_rows, server):
-    """PIDs of the server's processes that hold an export claim's liveness lock."""
-    ports = db_rows(
-        "SELECT DISTINCT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s",
-        [CLAIM_LOCK],
-    )
-    by_port = pids_by_client_port(server.children())
-    return sorted({by_port[p] for (p,) in ports if p in by_port})
-
-
-def vm_hwm_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 # ---------------------------------------------------------------------------- Xero side
 def xero_direct(xl, tenant):
     """A client straight to the emulator (a Xero user's own actions, outside the app's limits)."""
@@ -376,9 +203,15 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
     ap.add_argument("--customers", type=int, default=40)
     ap.add_argument("--kills", type=int, default=2)
     ap.add_argument("--restarts", type=int, default=1)
+    ap.add_argument("--servers", type=int, default=1)
+    ap.add_argument(
+        "--server-kills", type=int, default=None, help="default: 1 with --servers 2 or more"
+    )
     ap.add_argument("--max-minutes", type=float, default=30)
     h.add_fault_option(ap)
     args = ap.parse_args()
+    if args.server_kills is None:
+        args.server_kills = 1 if args.servers > 1 else 0
     checks = h.Checks()
     fault = None
     k = args.orgs
@@ -396,14 +229,14 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         log(f"{k} organisations, {args.invoices} posted invoices in {time.monotonic() - t0:.0f}s")
         proxy.reset()
         proxy.tenant_limits(args.per_minute, args.per_day, args.concurrent)
-        server = Server(db, args)
+        server = Cluster(db, args)
         atexit.register(server.stop, 30)  # on any exit of this bench (SIGTERM included)
         server.start()
         log(
-            f"Odoo prefork on 127.0.0.1:{server.http_port}: {args.workers} HTTP workers, "
-            f"{args.cron_threads} cron workers (log {LOG})"
+            f"{args.servers} Odoo prefork server(s) on 127.0.0.1:"
+            f"{','.join(str(s.http_port) for s in server.servers)}: {args.workers} HTTP workers "
+            f"and {args.cron_threads} cron workers each (log {LOG})"
         )
-        url = f"http://127.0.0.1:{server.http_port}"
         stop = threading.Event()
         samples = {o["tenant"]: [] for o in orgs}  # (monotonic, kind)
         hwm = {}  # pid -> VmHWM kB, of every worker process seen
@@ -416,7 +249,8 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 return cr.fetchall()
 
         # --- users queue everything at once, over XML-RPC, through the public action
-        def queue_as(login, ids):
+        def queue_as(login, ids, i):
+            url = server.url(i)  # the load balancer sends user i to server i % N
             common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common", allow_none=True)
             uid = common.authenticate(db, login, PASSWORD, {})
             models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object", allow_none=True)
@@ -435,7 +269,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         for org in orgs:
             share = len(org["logins"])
             for u, login in enumerate(org["logins"]):
-                jobs.append((login, org["move_ids"][u::share]))
+                jobs.append((login, org["move_ids"][u::share], len(jobs)))
         t_start = time.monotonic()
         with ThreadPoolExecutor(len(jobs)) as pool:
             queued = sum(pool.map(lambda j: queue_as(*j), jobs))
@@ -607,9 +441,11 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                         end = time.monotonic() + 300
                         status = None
                         while time.monotonic() < end:
-                            try:
+                            try:  # the next server in turn (a load balancer's round robin)
                                 status, _b = signed_post(
-                                    f"{url}/xero/webhook/{conn_id}", build_payload(events), KEY
+                                    f"{server.url()}/xero/webhook/{conn_id}",
+                                    build_payload(events),
+                                    KEY,
                                 )
                             except OSError:
                                 status = None
@@ -631,14 +467,15 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         # so that they fall into different minutes of Xero's budget (by progress alone they
         # bunched at the start of one minute, when the export resumes after a pause).
         plan = []
-        for i in range(max(args.kills, args.restarts)):
+        for i in range(max(args.kills, args.restarts, args.server_kills)):
             plan += ["kill"] * (i < args.kills) + ["restart"] * (i < args.restarts)
-        kills = restarts = 0
+            plan += ["server-kill"] * (i < args.server_kills)
+        kills = restarts = server_kills = 0
         last_event = None
         armed = False
 
         def due(frac):
-            step = kills + restarts
+            step = kills + restarts + server_kills
             if step >= len(plan) or frac < 0.2:
                 return None
             if last_event is not None and time.monotonic() - last_event < EVENT_GAP:
@@ -663,7 +500,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
             if sent and time.monotonic() >= next_burst and len(paid) < args.payments:
                 threading.Thread(target=burst, daemon=True).start()
                 next_burst = time.monotonic() + args.burst_every
-            if due(frac) == "kill":
+            if due(frac) in ("kill", "server-kill"):
                 if not armed:
                     # The next PUT /Invoices reaches Xero (stored) and its answer is held 8 s:
                     # the worst moment to die, Xero has the batch and Odoo does not know.
@@ -684,14 +521,36 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                     )
                     hwm[pid] = max(hwm.get(pid, 0), vm_hwm_kb(pid))
                     exporters.add(pid)
-                    os.kill(pid, signal.SIGKILL)
-                    t_kill, t_kill_wall = time.monotonic(), time.time()
+                    what, owner, up = due(frac), server.owner(pid), {}
+                    if what == "server-kill" and owner:
+                        # The whole server: master, HTTP, cron and gevent workers at once (a
+                        # machine lost); started again at once, beside the run.
+                        for child in owner.children():
+                            hwm[child] = max(hwm.get(child, 0), vm_hwm_kb(child))
+                        os.killpg(owner.proc.pid, signal.SIGKILL)
+                        owner.proc.wait(30)
+                        t_kill, t_kill_wall = time.monotonic(), time.time()
+
+                        def again(owner=owner, t_kill=t_kill, up=up):
+                            owner.start()
+                            up["t"] = time.monotonic() - t_kill
+
+                        threading.Thread(target=again, daemon=True).start()
+                        server_kills += 1
+                        log(
+                            f"server kill {server_kills}: SIGKILL server :{owner.http_port} "
+                            f"(its cron worker {pid} held {len(sending)} sending), restarting it"
+                        )
+                    else:
+                        what = "kill"
+                        os.kill(pid, signal.SIGKILL)
+                        t_kill, t_kill_wall = time.monotonic(), time.time()
+                        kills += 1
+                        log(f"kill {kills}: SIGKILL cron worker {pid} ({len(sending)} sending)")
                     allowed = calls_allowed_after()
                     claim_paused = calls_allowed_after({r[2] for r in sending}) if sending else 0
-                    kills += 1
                     last_event = t_kill
                     armed = False
-                    log(f"kill {kills}: SIGKILL cron worker {pid} ({len(sending)} sending)")
                     resolved = None
                     end = time.monotonic() + 300
                     ids = [r[0] for r in sending] or [0]
@@ -710,7 +569,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                     job = job_started_after(t_kill_wall)
                     events.append(
                         (
-                            "kill",
+                            what,
                             t_kill - t_run,
                             len(sending),
                             resolved,
@@ -718,6 +577,7 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                             job,
                             allowed,
                             claim_paused,
+                            up,
                         )
                     )
                     log(
@@ -726,14 +586,16 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                     )
                     continue
             if due(frac) == "restart":
+                # One server (in turn) stopped gracefully and started again; the others run on.
+                target = server.servers[restarts % len(server.servers)]
                 for pid in server.children():
                     hwm[pid] = max(hwm.get(pid, 0), vm_hwm_kb(pid))
                 t_r, t_r_wall = time.monotonic(), time.time()
                 allowed = calls_allowed_after()
-                server.stop()
+                target.stop()
                 t_down = time.monotonic() - t_r
                 t_launch, t_launch_wall = time.monotonic(), time.time()
-                server.start()
+                target.start()
                 restarts += 1
                 last_event = t_r
                 t_up = time.monotonic() - t_r
@@ -791,16 +653,21 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
                 args.inject_fault, registry, xl, orgs[0]["tenant"], orgs[0]["move_ids"]
             )
         rows_out = []
+        duplicates = missing = 0
         windows = []
         ratios = []
         for org, n in zip(orgs, per_org, strict=True):
             t = org["tenant"]
-            held = h.xero_checks(
-                checks,
-                h.xero_invoices(xl, t),
-                h.odoo_invoices(registry, org["move_ids"]),
-                label=f"org {org['i']}",
-            )
+            xero_invs = h.xero_invoices(xl, t)
+            odoo_rows = h.odoo_invoices(registry, org["move_ids"])
+            held = h.xero_checks(checks, xero_invs, odoo_rows, label=f"org {org['i']}")
+            numbers = [
+                i.get("InvoiceNumber")
+                for i in xero_invs
+                if i.get("Status") not in ("DELETED", "VOIDED")
+            ]
+            duplicates += len(numbers) - len(set(numbers))
+            missing += len({r[0] for r in odoo_rows} - set(numbers))
             calls = {}
             for key, n_calls in per_tenant_calls.get(t, {}).items():
                 key = re.sub(r"/[0-9a-f-]{36}$", "/{id}", key.replace(h.API, ""))
@@ -867,14 +734,19 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
         )
         checks(
             "scenario complete",
-            kills >= args.kills and restarts >= args.restarts and not timed_out,
-            f"{kills} of {args.kills} kills, {restarts} of {args.restarts} restarts"
+            kills >= args.kills
+            and restarts >= args.restarts
+            and server_kills >= args.server_kills
+            and not timed_out,
+            f"{kills} of {args.kills} kills, {restarts} of {args.restarts} restarts, "
+            f"{server_kills} of {args.server_kills} server kills"
             + (", TIMED OUT" if timed_out else ""),
         )
 
     print(
-        f"\nscale: {args.invoices} invoices, {k} organisations, Odoo prefork --workers "
-        f"{args.workers} --max-cron-threads {args.cron_threads}; Xero limits per organisation: "
+        f"\nscale: {args.invoices} invoices, {k} organisations, {args.servers} Odoo prefork "
+        f"server(s) on one database, each --workers {args.workers} --max-cron-threads "
+        f"{args.cron_threads}; Xero limits per organisation: "
         f"{args.per_minute} calls/sliding minute, {args.per_day}/day, {args.concurrent} "
         f"concurrent (429 + Retry-After beyond)"
     )
@@ -882,10 +754,16 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
     for row in rows_out:
         print(row)
     for ev in events:
-        if ev[0] == "kill":
-            _w, at, n_sending, resolved, moved, job, allowed, claim_paused = ev
+        if ev[0] in ("kill", "server-kill"):
+            what, at, n_sending, resolved, moved, job, allowed, claim_paused, up = ev
+            who = (
+                "a whole server (master and every worker) SIGKILLed, its cron worker with a PUT "
+                f"in flight, started again (answering after {secs(up.get('t'), 'never')})"
+                if what == "server-kill"
+                else "cron worker SIGKILLed with a PUT in flight"
+            )
             print(
-                f"  kill at {at:.0f}s: cron worker SIGKILLed with a PUT in flight; its claim "
+                f"  {what} at {at:.0f}s: {who}; its claim "
                 f"({n_sending} invoices sending; their organisations paused for Xero's limits "
                 f"{claim_paused:.1f}s more) resolved after {secs(resolved, 'NOT in 300s')}; "
                 f"export job running again after {secs(job)}; Xero calls allowed again "
@@ -917,11 +795,12 @@ def main():  # noqa: C901 - one scripted scenario, read top to bottom
     code = checks.report()
     valid = [r for r in ratios if r is not None]
     print(
-        f"SCALE invoices={args.invoices} sent={sent} orgs={k} payments_expected={len(paid)} "
+        f"SCALE servers={args.servers} invoices={args.invoices} sent={sent} "
+        f"duplicates={duplicates} missing={missing} orgs={k} payments_expected={len(paid)} "
         f"payments={payments} doubled={doubled} "
         f"ratio_per_org={f'{min(valid):.2f}' if valid else 'n/a'} "
         f"ratio_total={'n/a' if ratio_total is None else f'{ratio_total:.2f}'} kills={kills} "
-        f"restarts={restarts} checks={'ok' if not code else 'FAILED'}"
+        f"restarts={restarts} server_kills={server_kills} checks={'ok' if not code else 'FAILED'}"
     )
     return code
 

@@ -76,29 +76,49 @@ class AccountMove(models.Model):
         return None
 
     def _xero_queue(self):
-        """Queue what can be queued; return (queued moves, {reason: moves})."""
+        """Queue what can be queued; return (queued moves, {reason: moves}).
+
+        The Xero fields are written in SQL, as the export writes its outcomes: through
+        account.move's write() each invoice's tax and payment-term lines would be synced again
+        (~14 ms an invoice: 12 minutes for a year of 50,000, past a request's time limit) and
+        Odoo's own "manually modified" flag set. Access is checked as write() would."""
         connections = {
             c.company_id.id: c
             for c in self.env["xero.connection"].search([("company_id", "in", self.company_id.ids)])
         }
-        queued = self.browse()
-        skipped = {}
+        queued_ids, skipped_ids = [], {}
         for move in self:
             reason = move._xero_skip_reason(connections)
             if reason:
-                skipped[reason] = skipped.get(reason, self.browse()) | move
+                skipped_ids.setdefault(reason, []).append(move.id)
             else:
-                queued |= move
+                queued_ids.append(move.id)
+        queued = self.browse(queued_ids)
+        skipped = {reason: self.browse(ids) for reason, ids in skipped_ids.items()}
+        queued.check_access("write")
+        queued.flush_recordset()
         for company_id, moves in queued.grouped(lambda m: m.company_id.id).items():
-            moves.write(
-                {
-                    "xero_state": "queued",
-                    "xero_connection_id": connections[company_id].id,
-                    "xero_error": False,
-                }
-            )
             # Xero already knows some of them (e.g. a total mismatch): look up, never resend.
-            moves.filtered("xero_invoice_id").xero_outcome_unknown = True
+            self.env.cr.execute(
+                """
+                UPDATE account_move
+                   SET xero_state = 'queued', xero_connection_id = %s, xero_error = NULL,
+                       xero_outcome_unknown = xero_outcome_unknown OR xero_invoice_id IS NOT NULL,
+                       write_uid = %s, write_date = now() at time zone 'utc'
+                 WHERE id = ANY(%s)
+                """,
+                [connections[company_id].id, self.env.uid, moves.ids],
+            )
+        queued.invalidate_recordset(
+            [
+                "xero_state",
+                "xero_connection_id",
+                "xero_error",
+                "xero_outcome_unknown",
+                "write_uid",
+                "write_date",
+            ]
+        )
         if queued:
             self.env.ref("casemgr_xero.ir_cron_xero_export")._trigger()
         return queued, skipped

@@ -16,3 +16,4 @@ from . import test_multi_company
 from . import test_csv_export
 from . import test_i18n
 from . import test_compat
+from . import test_queue

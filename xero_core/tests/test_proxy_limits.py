@@ -57,3 +57,19 @@ def test_concurrent_calls_beyond_the_limit_get_429(xero):
         assert first["r"][0] == 200
         assert (status, headers["X-Rate-Limit-Problem"]) == (429, "concurrent")
         assert proxy.per_tenant()["org-a"] == {f"GET {API}/Contacts": 1, "429 concurrent": 1}
+
+
+def test_the_day_budget_rolls_and_says_when_a_call_may_go_again(xero):
+    """A sliding day (shortened here to 2 s): Retry-After is the time until its oldest call
+    leaves it, and then a call goes again (Xero's 24 h work the same way, only longer)."""
+    import time
+
+    with FaultProxy(xero.url) as proxy:
+        proxy.tenant_limits(per_minute=None, per_day=2, concurrent=5, day_seconds=2)
+        assert [_get(proxy, "org-a")[0] for _ in range(2)] == [200, 200]
+        status, headers = _get(proxy, "org-a")
+        assert (status, headers["X-Rate-Limit-Problem"]) == (429, "day")
+        assert headers["Retry-After"] in ("1", "2")
+        time.sleep(2.1)
+        status, headers = _get(proxy, "org-a")
+        assert (status, headers["X-DayLimit-Remaining"]) == (200, "1")

@@ -19,7 +19,7 @@ class RateLimits:
         self._day_limit = day_limit
         self._tenant_limits: dict | None = None
         self._tenant_windows: dict[str, deque[float]] = {}
-        self._tenant_days: dict[str, int] = {}
+        self._tenant_days: dict[str, deque[float]] = {}  # call times in the rolling day
         self._tenant_inflight: dict[str, int] = {}
 
     def _reset_limits(self) -> None:
@@ -39,17 +39,24 @@ class RateLimits:
         return self
 
     def tenant_limits(
-        self, per_minute: int | None = 60, per_day: int | None = 5000, concurrent: int | None = 5
+        self,
+        per_minute: int | None = 60,
+        per_day: int | None = 5000,
+        concurrent: int | None = 5,
+        day_seconds: float = 86400,
     ) -> RateLimits:
         """Xero's limits, per organisation (``Xero-Tenant-Id``): ``per_minute`` calls in any
-        sliding 60 s, ``per_day`` calls (since this call), ``concurrent`` calls in flight. Beyond
-        them: 429 with Retry-After and X-Rate-Limit-Problem minute / day / concurrent, as Xero
-        answers. Answers carry X-MinLimit-Remaining / X-DayLimit-Remaining of that tenant."""
+        sliding 60 s, ``per_day`` calls in any sliding day (``day_seconds``, 24 h as Xero's; a
+        bench may shorten it to see a day's pause end), ``concurrent`` calls in flight. Beyond
+        them: 429 with Retry-After (until the window lets a call go) and X-Rate-Limit-Problem
+        minute / day / concurrent, as Xero answers. Answers carry X-MinLimit-Remaining /
+        X-DayLimit-Remaining of that tenant."""
         with self._lock:
             self._tenant_limits = {
                 "minute": per_minute,
                 "day": per_day,
                 "concurrent": concurrent,
+                "day_seconds": float(day_seconds),
             }
             self._tenant_windows.clear()
             self._tenant_days.clear()
@@ -80,7 +87,10 @@ class RateLimits:
             window = self._tenant_windows.setdefault(tenant, deque())
             while window and now - window[0] >= 60:
                 window.popleft()
-            day = self._tenant_days.get(tenant, 0)
+            days = self._tenant_days.setdefault(tenant, deque())
+            while days and now - days[0] >= lim["day_seconds"]:
+                days.popleft()
+            day = len(days)
             minute_cap = lim["minute"] if lim["minute"] is not None else 60
             day_cap = lim["day"] if lim["day"] is not None else 5000
             if lim["concurrent"] is not None and (
@@ -88,12 +98,13 @@ class RateLimits:
             ):
                 return 1.0, "concurrent", max(0, minute_cap - len(window)), max(0, day_cap - day)
             if lim["day"] is not None and day >= lim["day"]:
-                return 3600.0, "day", max(0, minute_cap - len(window)), 0
+                retry = max(1, math.ceil(lim["day_seconds"] - (now - days[0])))
+                return float(retry), "day", max(0, minute_cap - len(window)), 0
             if lim["minute"] is not None and len(window) >= lim["minute"]:
                 retry = max(1, math.ceil(60 - (now - window[0])))
                 return float(retry), "minute", 0, max(0, day_cap - day)
             window.append(now)
-            self._tenant_days[tenant] = day + 1
+            days.append(now)
             self._tenant_inflight[tenant] = self._tenant_inflight.get(tenant, 0) + 1
             return None, None, max(0, minute_cap - len(window)), max(0, day_cap - day - 1)
 
