@@ -14,7 +14,7 @@ from odoo.tests import HttpCase
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from .. import compat
-from ..transaction import READ_COMMITTED
+from ..transaction import READ_COMMITTED, ClaimLiveness
 
 API = "/api.xro/2.0"
 
@@ -29,6 +29,10 @@ class XeroOneTransaction:
       commit and rollback are savepoints), as the addon's short transactions need.
     - The one statement a single transaction cannot run, switching the isolation of the next
       transaction (``transaction.READ_COMMITTED``), is skipped: there is no next transaction.
+    - ``ClaimLiveness`` takes its advisory locks in that transaction too, not on a connection
+      of its own: a webhook delivery's shared lock on the payments run (held to its
+      transaction's end, which here is the test's end) would otherwise make the next payments
+      run wait for it forever, something no two real transactions can do.
 
     What depends on real commits, isolation or concurrency is proven on real cursors
     (``tests/real.py``)."""
@@ -47,8 +51,13 @@ class XeroOneTransaction:
                 return None
             return execute(query, params, log_exceptions)
 
+        def hold(liveness, token):
+            execute("SELECT pg_advisory_xact_lock(%s, %s)", [liveness.lock, token])
+
         cls.startClassPatcher(patch.object(cr, "commit", commit))
         cls.startClassPatcher(patch.object(cr, "execute", execute_in_one_transaction))
+        cls.startClassPatcher(patch.object(ClaimLiveness, "hold", hold))
+        cls.startClassPatcher(patch.object(ClaimLiveness, "release", lambda liveness: None))
 
 
 class XeroPeerMixin:
