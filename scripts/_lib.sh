@@ -24,6 +24,7 @@
 #   CASEMGR_PG_DATA     data dir of the cluster we start (default /tmp/casemgr-xero-pg-$PORT)
 #   CASEMGR_ADDON_DIR   the addon to install/test (default <repo>/casemgr_xero)
 #   CASEMGR_SKIP_DEPS=1 no venv, no pip: use PYTHON as it is (hand-managed environment)
+#   CASEMGR_TEST_TIMEOUT seconds one test may take before it fails with its stacks (default 600)
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$REPO/.cache"
@@ -389,12 +390,12 @@ ensure_xero_local() {
 }
 
 # Installs into $PYTHON: xero_core and xero_testing (editable; the test tools are a distribution
-# of their own, casemgr-xero-testing), xero-python, and pytest-odoo when Odoo is there.
+# of their own, casemgr-xero-testing), xero-python, pytest-timeout, and pytest-odoo when Odoo is there.
 # Re-runs pip only when the inputs change or an import fails.
 ensure_python_deps() {
-    local with_odoo=0 reqs=() imports="import pytest, xero_python" check=""
+    local with_odoo=0 reqs=() imports="import pytest, pytest_timeout, xero_python" check=""
     have_odoo && with_odoo=1
-    reqs+=("xero-python")
+    reqs+=("xero-python" "pytest-timeout")
     if [[ -f "$REPO/xero_core/pyproject.toml" && -f "$REPO/xero_testing/pyproject.toml" ]]; then
         reqs+=("-e" "$REPO/xero_core" "-e" "$REPO/xero_testing")
         # must be THIS checkout's copies (an editable install may point at another clone)
