@@ -378,7 +378,7 @@ def xero_side():
     env.cr.commit()
     first.action_xero_send()
     env.cr.commit()
-    env["account.move"]._cron_xero_export()
+    env["xero.export"]._cron_xero_export()
     env.cr.commit()
     env.invalidate_all()
     counts = {}

@@ -117,13 +117,9 @@ class XeroDrift(models.AbstractModel):
 
 
 class XeroConnection(models.Model):
-    """The connection's drift buttons and the daily cron's entry point (kept by name)."""
+    """The connection's drift button."""
 
     _inherit = "xero.connection"
-
-    @api.model
-    def _cron_xero_drift(self):
-        return self.env["xero.drift"]._cron_xero_drift()
 
     def action_xero_drift_report(self):
         self.ensure_one()

@@ -265,7 +265,7 @@ class TestXeroCsvExport(XeroTestCommon):
         form = Form(self.env["xero.export.wizard"])
         form.company_id = company
         self.assertEqual((form.move_count, form.xero_csv_count), (0, 2))
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.assertEqual(self.proxy.count("PUT", API + "/Invoices"), 0)
         self.assertEqual(self.proxy.count("PUT", API + "/CreditNotes"), 0)
         self.assertEqual(set(moves.mapped("xero_state")), {"csv"})
@@ -352,7 +352,7 @@ class TestXeroCsvExport(XeroTestCommon):
         # The export wizard offers none of them, and a run of the export cron sends none.
         wizard = Form(self.env["xero.export.wizard"])
         self.assertEqual(wizard.move_count, 0)
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.assertEqual(self.proxy.count("PUT", API + "/Invoices"), 0)
         self.assertEqual(self.xero_local.invoices(), [])
 

@@ -49,7 +49,7 @@ class TestXeroDashboard(XeroTestCommon):
         return move
 
     def _run_cron(self):
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
 
     def _failure_of(self, record, kind="invoice_export"):

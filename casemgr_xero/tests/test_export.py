@@ -86,7 +86,7 @@ class TestXeroExport(XeroTestCommon):
         return moves
 
     def _run_cron(self):
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
 
     def _xero_invoices(self):
