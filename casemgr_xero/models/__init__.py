@@ -1,5 +1,6 @@
 from . import res_company
 from . import xero_connection
+from . import xero_oauth
 from . import xero_mapping_mixin
 from . import xero_app
 from . import xero_failure

@@ -114,13 +114,3 @@ class XeroDrift(models.AbstractModel):
             "view_mode": "form",
             "target": "new",
         }
-
-
-class XeroConnection(models.Model):
-    """The connection's drift button."""
-
-    _inherit = "xero.connection"
-
-    def action_xero_drift_report(self):
-        self.ensure_one()
-        return self.env["xero.drift"]._xero_drift_report(self)

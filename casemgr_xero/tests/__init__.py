@@ -17,3 +17,7 @@ from . import test_csv_export
 from . import test_i18n
 from . import test_compat
 from . import test_queue
+from . import test_payments_real
+from . import test_structure
+from . import test_transactions_real
+from . import test_webhook_receive

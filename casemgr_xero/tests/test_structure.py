@@ -33,9 +33,14 @@ def _manifest_version():
 
 
 def _our_classes(model):
-    """The addon's own definition classes of ``model``, in the registry class's MRO."""
+    """The addon's own definition classes of ``model`` (not of the mixins it inherits), in the
+    registry class's MRO."""
     prefix = f"odoo.addons.{MODULE}."
-    return [cls for cls in type(model).__mro__ if cls.__module__.startswith(prefix)]
+    return [
+        cls
+        for cls in type(model).__mro__
+        if cls.__module__.startswith(prefix) and vars(cls).get("_name") == model._name
+    ]
 
 
 def _source_file(cls):
@@ -86,8 +91,10 @@ class TestXeroStructure(TransactionCase):
                 method = getattr(type(self.env[service]), method_name)
                 source = inspect.getsource(inspect.unwrap(method))
                 body = ast.parse(inspect.cleandoc("\n" + source)).body[0].body
-                if body and isinstance(body[0], ast.Expr) and isinstance(
-                    body[0].value, ast.Constant
+                if (
+                    body
+                    and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
                 ):
                     body = body[1:]  # the docstring
                 self.assertGreater(len(body), 1, f"{service}.{method_name} only delegates")
