@@ -4,7 +4,7 @@ from . import xero_oauth
 from . import xero_mapping_mixin
 from . import xero_app
 from . import xero_failure
-from . import xero_failure_export
+from . import xero_export_filing
 from . import xero_failure_retry
 from . import xero_contact
 from . import xero_account_mapping

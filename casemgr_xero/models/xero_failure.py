@@ -222,6 +222,10 @@ class XeroFailure(models.Model):
             "context": {"create": False},
         }
 
+    def action_xero_retry(self):
+        """Run the real flow behind each card again (``xero.failure.retry``)."""
+        return self.env["xero.failure.retry"]._xero_retry(self)
+
     def action_xero_ignore(self):
         self.write({"state": "ignored"})
         return True

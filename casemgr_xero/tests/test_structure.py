@@ -23,6 +23,11 @@ CRON_SERVICES = {
     "ir_cron_xero_payments": "xero.payment.import",
     "ir_cron_xero_failure_cleanup": "xero.failure",
 }
+# The records whose whole class (fields, computes, buttons) is one file.
+ONE_FILE = {
+    "xero.connection": "models/xero_connection.py",
+    "xero.failure": "models/xero_failure.py",
+}
 # Models that once carried cron shims delegating to the services.
 NO_CRON_ON = ("account.move", "xero.connection", "xero.webhook.event")
 
@@ -80,6 +85,13 @@ class TestXeroStructure(TransactionCase):
             set().union(*found["xero.connection"].values()), {"models/xero_connection.py"}
         )
         self.assertEqual(set().union(*found["xero.failure"].values()), {"models/xero_failure.py"})
+
+    def test_connection_and_failure_are_one_file_each(self):
+        """Their methods too: the work lives in services (``xero.oauth``, ``xero.failure.retry``,
+        ``xero.export.filing``, ...), the records keep their fields and buttons."""
+        for name, path in ONE_FILE.items():
+            files = {_source_file(cls) for cls in _our_classes(self.env[name])}
+            self.assertEqual(files, {path}, name)
 
     def test_each_cron_runs_on_the_service_doing_the_work(self):
         for xmlid, service in CRON_SERVICES.items():
