@@ -21,6 +21,7 @@ KINDS = [
     ("auth", "Authentication / connection"),
     ("mapping", "Mapping"),
     ("drift", "Drift"),
+    ("xero_change", "Changed in Xero"),
 ]
 
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import timezone
 from decimal import Decimal
 
+from .errors import NotFound
+from .payments import POLL_OVERLAP, parse_xero_datetime
 from .results import to_decimal
 
 CENT = Decimal("0.01")
@@ -220,3 +223,59 @@ def _difference(sent: list[ChangeLine], now: list[ChangeLine]):
         else:
             left.pop(match)
     return gone, left
+
+
+# ------------------------------------------------------------------ the reads (client.request)
+
+
+def get_credit_note(client, credit_note_id: str) -> dict | None:
+    """``GET /CreditNotes/{id}`` (None when Xero has no such credit note)."""
+    try:
+        body = client.request("GET", f"/CreditNotes/{credit_note_id}") or {}
+    except NotFound:
+        return None
+    notes = body.get("CreditNotes") or []
+    return notes[0] if notes else None
+
+
+def allocated_invoice_ids(credit_note: dict | None) -> list[str]:
+    """The InvoiceIDs a credit note is allocated to."""
+    out = []
+    for alloc in (credit_note or {}).get("Allocations") or ():
+        inv_id = (alloc.get("Invoice") or {}).get("InvoiceID")
+        if inv_id and inv_id not in out:
+            out.append(inv_id)
+    return out
+
+
+def _where_updated_since(when) -> str:
+    return "UpdatedDateUTC>=DateTime(%d,%02d,%02d,%02d,%02d,%02d)" % (
+        when.year,
+        when.month,
+        when.day,
+        when.hour,
+        when.minute,
+        when.second,
+    )
+
+
+def updated_invoice_ids(client, since) -> list[str]:
+    """InvoiceIDs of the sales invoices updated in Xero since ``since`` (a naive UTC datetime;
+    None: all), every page (``GET /Invoices?where=UpdatedDateUTC>=…``, checked here too, less
+    ``POLL_OVERLAP`` for clock skew: looking twice is harmless)."""
+    aware = since.replace(tzinfo=timezone.utc) - POLL_OVERLAP if since is not None else None
+    out: list[str] = []
+    for page in range(1, 10_000):
+        query = [("page", page), ("summaryOnly", "true")]
+        if aware is not None:
+            query.append(("where", _where_updated_since(aware)))
+        items = (client.request("GET", "/Invoices", query=query) or {}).get("Invoices") or []
+        for inv in items:
+            updated = parse_xero_datetime(inv.get("UpdatedDateUTC"))
+            if inv.get("Type", "ACCREC") != "ACCREC" or not inv.get("InvoiceID"):
+                continue
+            if aware is None or updated is None or updated >= aware:
+                out.append(inv["InvoiceID"])
+        if len(items) < 100:
+            break
+    return out
