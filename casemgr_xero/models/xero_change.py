@@ -248,8 +248,9 @@ class XeroChange(models.Model):
 
 
 class AccountMove(models.Model):
-    """A draft made from a change in Xero: bound to it, never exported back, and reconciled
-    with the invoice once posted."""
+    """A draft made from a change in Xero: bound to it, never exported back. (A credit note
+    made from one is the invoice's reversal, ``reversed_entry_id``: Odoo reconciles the two
+    when it is posted.)"""
 
     _inherit = "account.move"
 
@@ -265,18 +266,3 @@ class AccountMove(models.Model):
         if self.xero_change_id:
             return self.env._("made from a change in Xero (Xero already has it)")
         return super()._xero_skip_reason(connections)
-
-    def _post(self, soft=True):
-        posted = super()._post(soft=soft)
-        for move in posted.filtered(lambda m: m.xero_change_id and m.move_type == "out_refund"):
-            invoice = move.xero_change_id.move_id
-            lines = (move.line_ids | invoice.line_ids).filtered(
-                lambda line: (
-                    line.account_id.account_type == "asset_receivable"
-                    and not line.reconciled
-                    and line.parent_state == "posted"
-                )
-            )
-            if len(lines) > 1:
-                lines.reconcile()
-        return posted

@@ -8,8 +8,8 @@
 - edited: a draft adjustment of the difference (a credit note when the total went down, an
   invoice when it went up), line by line.
 
-One draft per change (pressed twice, the same draft opens); posted by a person, a credit note is
-reconciled with the invoice (``AccountMove._post`` in ``xero_change.py``)."""
+One draft per change (pressed twice, the same draft opens); a credit note is the invoice's
+reversal (``reversed_entry_id``): posted by a person, Odoo reconciles it with the invoice."""
 
 from decimal import Decimal
 

@@ -13,8 +13,9 @@ from odoo.tests import tagged
 from .common import XeroHttpTestCommon, XeroPaymentsMixin
 
 
-@tagged("post_install", "-at_install")
-class TestXeroChanges(XeroPaymentsMixin, XeroHttpTestCommon):
+class XeroChangesCase(XeroPaymentsMixin, XeroHttpTestCommon):
+    """Xero's part (credit, void, edit, its events) and the card's helpers; no test."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -90,7 +91,9 @@ class TestXeroChanges(XeroPaymentsMixin, XeroHttpTestCommon):
         self.assertEqual(draft.state, "draft", "nothing is posted by itself")
         return draft
 
-    # ------------------------------------------------------------------ the cases
+
+@tagged("post_install", "-at_install")
+class TestXeroChanges(XeroChangesCase):
     def test_credit_in_xero_event_card_draft_posted_reconciled(self):
         move = self._export(1000.0)
         cn_id = self._credit_in_xero(move, 200.0)
@@ -151,6 +154,14 @@ class TestXeroChanges(XeroPaymentsMixin, XeroHttpTestCommon):
         self.assertEqual(move.payment_state, "reversed")
         self.assertAlmostEqual(move.amount_residual, 0.0)
         self.assertEqual(self._xero_invoice(move)["Status"], "VOIDED")
+        # seen again, by webhook and by the poll: one card, one draft
+        self.proxy._record(self.connection.tenant_id, "INVOICE", move.xero_invoice_id, "UPDATE")
+        self._deliver()
+        self.connection.last_payment_poll = fields.Datetime.now() - timedelta(hours=1)
+        self._run(force_poll=True)
+        self.assertEqual(len(self._cards(move)), 1)
+        self.assertEqual(len(self.env["xero.change"].search([("move_id", "=", move.id)])), 1)
+        self.assertEqual(card.action_xero_make_draft()["res_id"], draft.id)
 
     def test_edit_in_xero_draft_adjustment_line_by_line(self):
         move = self._export(1000.0)
@@ -202,3 +213,115 @@ class TestXeroChanges(XeroPaymentsMixin, XeroHttpTestCommon):
         self.assertEqual(
             self.env["xero.change"].search([("move_id", "=", move.id)]).state, "ignored"
         )
+
+    def test_credit_note_event_alone_points_at_the_invoice_unmapped_named(self):
+        move = self._export(600.0)
+        client = self._client()
+        xinv = client.get_invoice(move.xero_invoice_id)
+        note = client.request(
+            "PUT",
+            "/CreditNotes",
+            body={
+                "CreditNotes": [
+                    {
+                        "Type": "ACCRECCREDIT",
+                        "Status": "AUTHORISED",
+                        "CreditNoteNumber": "CN-0077",
+                        "Contact": xinv["Contact"],
+                        "Date": "2019-01-10",
+                        "LineItems": [
+                            {
+                                "Description": "Discount agreed",
+                                "Quantity": 1,
+                                "UnitAmount": 100.0,
+                                "LineAmount": 100.0,
+                                "AccountCode": "ZZ-NOT-IN-ODOO",
+                                "TaxType": "EXEMPTOUTPUT",
+                            }
+                        ],
+                        "Total": 100.0,
+                    }
+                ]
+            },
+        )["CreditNotes"][0]
+        client.allocate_credit_note(note["CreditNoteID"], move.xero_invoice_id, 100.0, "2019-01-10")
+        self.proxy.webhook_events[:] = [
+            e for e in self.proxy.webhook_events if e["eventCategory"] == "CREDITNOTE"
+        ]
+        self._deliver()
+        self._run()
+        card = self._cards(move)
+        self.assertEqual(len(card), 1)
+        self.assertIn("CN-0077", card.message)
+        self.assertIn("tax type EXEMPTOUTPUT", card.message)
+        self.assertIn("account code ZZ-NOT-IN-ODOO", card.message)
+        self.assertEqual(
+            set(self._events().mapped("state")), {"done"}, "the credit note's events are closed"
+        )
+        draft = self._post_draft(card)
+        self.assertAlmostEqual(draft.amount_total, 100.0)
+        self.assertFalse(draft.invoice_line_ids.tax_ids, "left to the person")
+
+
+TENANT_B = "b2b2b2b2-0000-4000-8000-0000000000bb"
+
+
+@tagged("post_install", "-at_install")
+class TestXeroChangesTwoCompanies(XeroChangesCase):
+    """Two organisations: each company gets its own card and draft."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_data_2 = cls.setup_other_company(name="Company B")
+        cls.company_b = cls.company_data_2["company"]
+        cls.company_data_2["default_journal_sale"].code = "INVB"
+        cls.connection_b = cls.env["xero.connection"].create(
+            {**cls._xero_connection_vals(cls.company_b), "payments_enabled": True}
+        )
+        cls.env["xero.payment.journal"].create(
+            {
+                "connection_id": cls.connection_b.id,
+                "xero_account": "090",
+                "journal_id": cls.company_data_2["default_journal_bank"].id,
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        self._xero_bind(self.connection_b, tenant_id=TENANT_B)
+        self.connection_b.last_payment_poll = self.connection.last_payment_poll
+        self.env.flush_all()
+
+    def test_two_companies_stay_apart(self):
+        move_a = self._export(1000.0)
+        move_b = self._export(1000.0, company=self.company_b, conn=self.connection_b)
+        self._credit_in_xero(move_b, 300.0, conn=self.connection_b, number="CN-B1")
+        app_url = self.connection.app_id.webhook_url.replace(
+            self.connection.app_id.get_base_url(), self.base_url()
+        )
+        self.assertEqual(self.proxy.deliver_events(app_url, self.WEBHOOK_KEY), 200)
+        self.env.invalidate_all()
+        self._run()
+        self.assertFalse(self._cards(move_a))
+        card = self._cards(move_b)
+        self.assertEqual(len(card), 1)
+        self.assertEqual(card.company_id, self.company_b)
+        self.assertEqual(card.connection_id, self.connection_b)
+        draft = self._post_draft(card)
+        self.assertEqual(draft.company_id, self.company_b)
+        draft.action_post()
+        self.assertAlmostEqual(move_b.amount_residual, 700.0)
+        self.assertAlmostEqual(move_a.amount_residual, 1000.0)
+        user_a = self.env["res.users"].create(
+            {
+                "name": "Accountant A",
+                "login": "acc_a_changes",
+                "company_id": self.env.company.id,
+                "company_ids": [fields.Command.set(self.env.company.ids)],
+                "group_ids" if "group_ids" in self.env["res.users"]._fields else "groups_id": [
+                    fields.Command.set(self.env.ref("account.group_account_invoice").ids)
+                ],
+            }
+        )
+        self.assertFalse(self.env["xero.change"].with_user(user_a).search([]))
