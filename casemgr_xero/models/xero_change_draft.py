@@ -17,6 +17,7 @@ from casemgr_xero_core import changes as core
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import clean_context
 
 
 class XeroChangeDraft(models.AbstractModel):
@@ -166,7 +167,9 @@ class XeroFailure(models.Model):
         change = self._xero_record()
         if self.kind != "xero_change" or not change:
             raise UserError(self.env._("Xero failure %s is not a change made in Xero.", self.name))
-        draft = self.env["xero.change.draft"]._xero_make(change)
+        # The dashboard's columns put default_state in the context: not for the draft.
+        service = self.env["xero.change.draft"].with_context(clean_context(self.env.context))
+        draft = service._xero_make(change.with_env(service.env))
         if self.state in ("open", "retrying"):
             self.write({"state": "resolved"})
         return {

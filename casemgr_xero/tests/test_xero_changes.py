@@ -13,18 +13,8 @@ from odoo.tests import tagged
 from .common import XeroHttpTestCommon, XeroPaymentsMixin
 
 
-class XeroChangesCase(XeroPaymentsMixin, XeroHttpTestCommon):
-    """Xero's part (credit, void, edit, its events) and the card's helpers; no test."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls._xero_payments_setup()
-
-    def setUp(self):
-        super().setUp()
-        self._xero_payments_reset()
-        self.env.flush_all()
+class XeroChangesHelpers:
+    """Xero's part (credit, void, edit) and the card's helpers; no test."""
 
     # ------------------------------------------------------------------ Xero's part
     def _client(self, conn=None):
@@ -33,7 +23,9 @@ class XeroChangesCase(XeroPaymentsMixin, XeroHttpTestCommon):
     def _xero_invoice(self, move, conn=None):
         return self._client(conn).get_invoice(move.xero_invoice_id)
 
-    def _credit_in_xero(self, move, amount, conn=None, number="CN-0042"):
+    def _credit_in_xero(
+        self, move, amount, conn=None, number="CN-0042", description="Filing fee waived"
+    ):
         """A credit note entered in Xero (one untaxed line on the invoice's disbursement
         account) and allocated to ``move`` for ``amount``."""
         client = self._client(conn)
@@ -53,7 +45,7 @@ class XeroChangesCase(XeroPaymentsMixin, XeroHttpTestCommon):
                         "LineAmountTypes": "Exclusive",
                         "LineItems": [
                             {
-                                "Description": "Filing fee waived",
+                                "Description": description,
                                 "Quantity": 1,
                                 "UnitAmount": amount,
                                 "LineAmount": amount,
@@ -90,6 +82,18 @@ class XeroChangesCase(XeroPaymentsMixin, XeroHttpTestCommon):
         draft = self.env["account.move"].browse(action["res_id"])
         self.assertEqual(draft.state, "draft", "nothing is posted by itself")
         return draft
+
+
+class XeroChangesCase(XeroChangesHelpers, XeroPaymentsMixin, XeroHttpTestCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._xero_payments_setup()
+
+    def setUp(self):
+        super().setUp()
+        self._xero_payments_reset()
+        self.env.flush_all()
 
 
 @tagged("post_install", "-at_install")
