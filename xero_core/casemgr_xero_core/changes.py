@@ -211,13 +211,20 @@ def invoice_changes(exported: dict, invoice: dict) -> list[XeroChange]:
     ]
 
 
+def _same(a: ChangeLine, b: ChangeLine) -> bool:
+    """The same line, but for a cent on its amount (Xero computes a line's amount from its
+    quantity, price and discount itself and may round it otherwise than Odoo)."""
+    ka, kb = a.key(), b.key()  # (description, account, tax type, amount, quantity, price)
+    return ka[:3] == kb[:3] and ka[4:] == kb[4:] and abs(a.line_amount - b.line_amount) <= CENT
+
+
 def _difference(sent: list[ChangeLine], now: list[ChangeLine]):
     """(lines sent that Xero no longer has, lines Xero has that were not sent): a multiset
-    difference on the whole line (description, account, tax type, amounts)."""
+    difference on the whole line (description, account, tax type, quantity, price, amount)."""
     left = list(now)
     gone = []
     for line in sent:
-        match = next((i for i, other in enumerate(left) if other.key() == line.key()), None)
+        match = next((i for i, other in enumerate(left) if _same(other, line)), None)
         if match is None:
             gone.append(line)
         else:

@@ -130,3 +130,28 @@ def test_edit_line_by_line(sent):
     assert change.amount == Decimal("-50.00")
     again = invoice_changes(payload, client.get_invoice(inv_id))
     assert again[0].fingerprint == change.fingerprint
+
+
+def test_a_cent_of_rounding_on_a_line_is_no_edit():
+    sent = {
+        "LineItems": [
+            {
+                "Description": "Fee",
+                "Quantity": 3,
+                "UnitAmount": 33.3333,
+                "LineAmount": 100.00,
+                "AccountCode": "200",
+                "TaxType": "OUTPUT",
+            }
+        ],
+        "_expected_total": 115,
+    }
+    now = {
+        "InvoiceID": "i1",
+        "Status": "AUTHORISED",
+        "LineItems": [{**sent["LineItems"][0], "LineAmount": 99.99}],
+    }
+    assert invoice_changes(sent, now) == []
+    now["LineItems"][0]["LineAmount"] = 90.00
+    [change] = invoice_changes(sent, now)
+    assert change.kind == EDIT
