@@ -57,5 +57,6 @@ class TestXeroChangesTour(
         self.env.invalidate_all()
         draft = self.env["xero.change"].search([("move_id", "=", move.id)]).draft_move_id
         self.assertEqual(draft.state, "posted")
+        self.assertEqual(draft.invoice_line_ids.name, "Tour fee waived")
         self.assertAlmostEqual(move.amount_residual, 880.0)
         self.assertAlmostEqual(move.amount_residual, float(self._xero_invoice(move)["AmountDue"]))

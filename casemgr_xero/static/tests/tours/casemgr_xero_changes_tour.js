@@ -16,8 +16,12 @@ registry.category("web_tour.tours").add("casemgr_xero_change_credit_draft", {
             run: "click",
         },
         {
-            content: "The draft credit note, with the Xero credit note's line",
-            trigger: ".o_form_view .o_field_widget[name=invoice_line_ids]:contains(Tour fee waived)",
+            content: "The draft credit note of the Xero credit note",
+            trigger: ".o_breadcrumb:contains(Xero credit note CN-TOUR)",
+        },
+        {
+            content: "With its line (its label: a text area on 18.0, checked in Python)",
+            trigger: ".o_form_view [name=invoice_line_ids] .o_data_row:contains(120.00)",
         },
         {
             content: "A person posts it",
