@@ -106,6 +106,8 @@ def edit(conn, move, amount):
     qty = float(line.get("Quantity") or 1) or 1
     line["LineAmount"] = round(old - cut, 2)
     line["UnitAmount"] = round((old - cut) / qty, 4)
+    if line.get("TaxAmount"):  # Xero computes the line's tax again
+        line["TaxAmount"] = round(float(line["TaxAmount"]) * (old - cut) / old, 2)
     xero(conn, "POST", f"/Invoices/{move['xero_invoice_id']}", {"Invoices": [{"LineItems": items}]})
     print(f"Xero: {move['name']}: line '{line.get('Description')}' lowered by {cut:.2f}")
     return []
