@@ -23,3 +23,5 @@ from . import xero_drift
 from . import xero_api
 from . import xero_mapping_check
 from . import xero_health
+from . import xero_change
+from . import xero_change_draft

@@ -43,6 +43,15 @@ class AccountMove(models.Model):
         help="A previous attempt may have reached Xero: look it up before sending again.",
     )
     xero_url = fields.Char(string="Open in Xero", compute="_compute_xero_url")
+    # A draft made from a change in Xero (xero_change_draft.py): bound to it, never exported
+    # back; a credit note made from one is the invoice's reversal, which Odoo reconciles on post.
+    xero_change_id = fields.Many2one(
+        "xero.change",
+        string="Made from Xero change",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+    )
 
     @api.depends("xero_invoice_id")
     def _compute_xero_url(self):
@@ -57,6 +66,8 @@ class AccountMove(models.Model):
     def _xero_skip_reason(self, connections):
         """Why this move cannot be queued (None when it can)."""
         self.ensure_one()
+        if self.xero_change_id:
+            return self.env._("made from a change in Xero (Xero already has it)")
         if self.move_type not in ("out_invoice", "out_refund"):
             return self.env._("not a customer invoice or credit note")
         if self.state != "posted":

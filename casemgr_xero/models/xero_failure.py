@@ -21,6 +21,7 @@ KINDS = [
     ("auth", "Authentication / connection"),
     ("mapping", "Mapping"),
     ("drift", "Drift"),
+    ("xero_change", "Changed in Xero"),
 ]
 
 
@@ -226,7 +227,12 @@ class XeroFailure(models.Model):
         """Run the real flow behind each card again (``xero.failure.retry``)."""
         return self.env["xero.failure.retry"]._xero_retry(self)
 
+    def action_xero_make_draft(self):
+        """The "Changed in Xero" card's button (``xero.change.draft``)."""
+        return self.env["xero.change.draft"]._xero_make_from_card(self)
+
     def action_xero_ignore(self):
+        self.env["xero.change.draft"]._xero_ignore_cards(self)
         self.write({"state": "ignored"})
         return True
 

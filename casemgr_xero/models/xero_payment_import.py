@@ -16,6 +16,7 @@ import logging
 import time
 from datetime import timedelta
 
+from casemgr_xero_core.changes import updated_invoice_ids
 from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 from casemgr_xero_core.payments import invoices_to_look_at
 
@@ -27,7 +28,8 @@ from ..transaction import ClaimLiveness, commit_batch
 
 _logger = logging.getLogger(__name__)
 
-HANDLED_CATEGORIES = ("INVOICE",)
+HANDLED_CATEGORIES = ("INVOICE", "CREDITNOTE")
+INVOICE_EVENTS = ("INVOICE",)  # CREDITNOTE events point at the invoices a note is allocated to
 MAX_INVOICES_PER_RUN = 500
 RUN, GATE = 0, 1  # the two keys of PAYMENTS_RUN_LOCK (pg_advisory_xact_lock(lock, key))
 # A run that got events while it worked waits this long for more before it ends, looking this
@@ -176,11 +178,13 @@ class XeroPaymentImport(models.AbstractModel):
              ORDER BY MIN(id)
              LIMIT %s
             """,
-            [conn.id, HANDLED_CATEGORIES, limit + 1],
+            [conn.id, INVOICE_EVENTS, limit + 1],
         )
         from_events = [r[0] for r in cr.fetchall()]
         more = len(from_events) > limit
         wanted = dict.fromkeys(from_events[:limit])
+        from_notes, note_events = self.env["xero.change"]._xero_credit_note_invoices(conn, client)
+        wanted.update(dict.fromkeys(from_notes))
 
         poll_started = None
         now = fields.Datetime.now()
@@ -207,6 +211,18 @@ class XeroPaymentImport(models.AbstractModel):
 
         for xero_invoice_id in wanted:
             self._xero_process_invoice(conn, client, xero_invoice_id)
+        if note_events:
+            cr.execute(
+                """
+                UPDATE xero_webhook_event
+                   SET state = 'done', attempts = attempts + 1,
+                       processed_at = now() at time zone 'UTC',
+                       write_date = now() at time zone 'UTC'
+                 WHERE id IN %s AND state IN ('new', 'failed')
+                """,
+                [tuple(note_events)],
+            )
+            commit_batch(self.env)
         if poll_started:
             # After the last call to Xero: a token refresh locks the connection row.
             conn.sudo().last_payment_poll = poll_started
@@ -222,7 +238,7 @@ class XeroPaymentImport(models.AbstractModel):
              WHERE connection_id = %s AND state = 'new' AND event_category NOT IN %s
             """,
             [
-                self.env._("Only invoice events can carry payment changes."),
+                self.env._("Only invoice and credit note events are looked at."),
                 conn.id,
                 HANDLED_CATEGORIES,
             ],
@@ -244,6 +260,8 @@ class XeroPaymentImport(models.AbstractModel):
         )
         bound = {r[0] for r in self.env.cr.fetchall()}
         candidates = invoices_to_look_at(payments, since, bound)
+        # Credited, voided or edited in Xero since (xero_change.py): no payment says so.
+        candidates = list(dict.fromkeys(candidates + updated_invoice_ids(client, since)))
         if not candidates:
             return []
         self.env.cr.execute(
@@ -268,7 +286,7 @@ class XeroPaymentImport(models.AbstractModel):
              WHERE connection_id = %s AND resource_id = %s AND state IN ('new', 'failed')
                AND event_category IN %s
             """,
-            [conn.id, xero_invoice_id, HANDLED_CATEGORIES],
+            [conn.id, xero_invoice_id, INVOICE_EVENTS],
         )
         event_ids = [r[0] for r in cr.fetchall()]
         env = self.env(su=True)

@@ -106,42 +106,11 @@ class XeroPaymentReconcile(models.AbstractModel):
                 Failure._xero_report("payment_import", move, message, connection)
                 results[xero_id] = ("failed", message)
             else:
-                refund = self._xero_foreign_credit_notes(move, invoice)
-                if refund:
-                    # Adjustments stay manual (as in Case Manager): tell, do not guess.
-                    Failure._xero_report("payment_import", move, refund, connection)
-                else:
-                    Failure._xero_resolve("payment_import", move)
+                Failure._xero_resolve("payment_import", move)
+                # Credited, voided or edited in Xero: a card with a draft ready (xero_change.py).
+                self.env["xero.change"]._xero_detect(connection, move, invoice, client)
                 results[xero_id] = ("done", False)
         return results
-
-    def _xero_foreign_credit_notes(self, move, invoice):
-        """A message when Xero applied credit notes to this invoice that Odoo did not send."""
-        move.ensure_one()
-        notes = [c for c in invoice.get("CreditNotes") or () if c.get("CreditNoteID")]
-        if not notes:
-            return None
-        ours = set(
-            self.env["account.move"]
-            .search(
-                [
-                    ("move_type", "=", "out_refund"),
-                    ("xero_invoice_id", "in", [c["CreditNoteID"] for c in notes]),
-                ]
-            )
-            .mapped("xero_invoice_id")
-        )
-        foreign = [c for c in notes if c["CreditNoteID"] not in ours]
-        if not foreign:
-            return None
-        names = ", ".join(c.get("CreditNoteNumber") or c["CreditNoteID"] for c in foreign)
-        return self.env._(
-            "Invoice %(inv)s: Xero shows credit note(s) %(names)s applied to it that were not "
-            "made in Odoo (a refund entered in Xero). Record the credit note in Odoo by hand, "
-            "then press Ignore.",
-            inv=move.display_name,
-            names=names,
-        )
 
     def _xero_read_payment_truth(self, move, client):
         """(Xero invoice dict, [Xero payment dicts]) for this invoice. The invoice's Payments

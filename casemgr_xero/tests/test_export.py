@@ -192,7 +192,7 @@ class TestXeroExport(XeroExportCommon):
         self.assertEqual(len(self.xero_local.state()["contacts"]), contacts, "caches were warm")
         self.assertLessEqual(big_queries, small_queries + 15, (small_queries, big_queries))
 
-    def test_credit_note_exported_then_allocation_reported_where_peer_cannot(self):
+    def test_credit_note_exported_then_allocated(self):
         invoice = self._invoices(1)
         invoice.action_xero_send()
         self._run_cron()
@@ -213,7 +213,35 @@ class TestXeroExport(XeroExportCommon):
         self.assertEqual(notes[0]["CreditNoteID"], refund.xero_invoice_id)
         self.assertEqual(notes[0]["Type"], "ACCRECCREDIT")
         self.assertEqual(self.proxy.count("PUT", API + "/CreditNotes"), 2)  # create + allocate
-        # xero-local has no allocation endpoint: the person is told, nothing is lost.
+        # The proxy allocates as Xero does (xero-local cannot): the invoice is credited there.
+        self.assertFalse(self.env["xero.failure"].search([("res_id", "=", refund.id)]))
+        self.assertTrue(any(invoice.name in (m.body or "") for m in refund.message_ids))
+        xinv = self.connection._xero_client().get_invoice(invoice.xero_invoice_id)
+        self.assertAlmostEqual(float(xinv["AmountCredited"]), refund.amount_total)
+        self.assertEqual([c["CreditNoteID"] for c in xinv["CreditNotes"]], [refund.xero_invoice_id])
+
+    def test_credit_note_allocation_refused_is_reported(self):
+        invoice = self._invoices(1)
+        invoice.action_xero_send()
+        self._run_cron()
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"journal_id": invoice.journal_id.id, "reason": "Fee reduction"})
+        )
+        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund.action_post()
+        refund.action_xero_send()
+        self.proxy.respond(
+            400,
+            json.dumps({"Message": "Credit note must be AUTHORISED to be allocated."}),
+            {"Content-Type": "application/json"},
+            method="PUT",
+            path_prefix=API + "/CreditNotes/",
+        )
+        self._run_cron()
+        self.assertEqual(refund.xero_state, "sent")
+        # Xero refused the allocation: the person is told, nothing is lost.
         failure = self.env["xero.failure"].search([("res_id", "=", refund.id)])
         self.assertEqual(failure.state, "open")
         self.assertIn("could not be allocated", failure.message)

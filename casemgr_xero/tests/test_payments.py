@@ -250,11 +250,11 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
                 copy.xero_payment_id = pay.xero_payment_id
                 copy.flush_recordset()
 
-    def test_refund_made_in_xero_is_reported_not_ignored(self):
+    def test_credit_note_made_in_xero_is_a_card_not_ignored(self):
         move = self._export(400.0)
         client = self.connection._xero_client()
-        # A credit note entered in Xero and applied to our invoice (xero-local keeps what it is
-        # told; real Xero lists it in the invoice's CreditNotes).
+        # A credit note applied to our invoice that Xero lists without being able to give it
+        # (xero-local keeps what it is told): still a card, its lines left to the person.
         client.request(
             "POST",
             f"/Invoices/{move.xero_invoice_id}",
@@ -275,12 +275,14 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         )
         self._store(self._event(move))
         self._run()
+        change = self.env["xero.change"].search([("move_id", "=", move.id)])
         failure = self.env["xero.failure"].search(
-            [("res_model", "=", "account.move"), ("res_id", "=", move.id)]
+            [("res_model", "=", "xero.change"), ("res_id", "=", change.id)]
         )
         self.assertEqual(failure.state, "open")
+        self.assertEqual(failure.kind, "xero_change")
         self.assertIn("CN-0042", failure.message)
-        self.assertIn("by hand", failure.message)
+        self.assertIn("did not give the credit note's lines", failure.message)
         # The person records it and presses Ignore: the next check does not reopen it.
         failure.action_xero_ignore()
         self._store(self._event(move, event_date_utc="2030-01-03T00:00:00.000"))
@@ -289,7 +291,7 @@ class TestXeroPayments(XeroPaymentsMixin, XeroTestCommon):
         self.assertEqual(failure.state, "ignored")
         self.assertFalse(
             self.env["xero.failure"].search(
-                [("res_id", "=", move.id), ("state", "in", ("open", "retrying"))]
+                [("kind", "=", "xero_change"), ("state", "in", ("open", "retrying"))]
             )
         )
 

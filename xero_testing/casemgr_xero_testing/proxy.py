@@ -1,7 +1,8 @@
 """FaultProxy: a threaded HTTP forwarder in front of xero-local that counts calls and injects
 faults (dropped connections, canned answers, delays, a per-minute rate limiter, and Xero's own
 per-organisation limits: ``limits.py``), and adds what xero-local lacks as Xero documents it
-(``xero_additions.py``: tax maths, unique numbers…; ``identity.py``: token revocation)."""
+(``xero_additions.py``: tax maths, unique numbers…; ``xero_changes.py``: credit-note
+allocations, voiding, edits and their webhook events; ``identity.py``: token revocation)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .faults import Faults
 from .identity import IdentityAdditions
 from .limits import RateLimits
 from .xero_additions import XeroAdditions, with_tax_maths
+from .xero_changes import XeroChanges
 
 _HOP = {
     "connection",
@@ -48,7 +50,7 @@ class Recorded:
     ended: float = 0.0  # time.monotonic() when the answer was sent
 
 
-class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
+class FaultProxy(Faults, RateLimits, XeroAdditions, XeroChanges, IdentityAdditions):
     def __init__(
         self,
         upstream_url: str,
@@ -87,6 +89,7 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
         self._changed = threading.Condition(self._lock)  # a request arrived or was forwarded
         self._init_limits(day_limit)
         self._init_identity()
+        self._init_changes()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,6 +123,7 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
             self.requests.clear()
             self._reset_limits()
             self.revoked_tokens.clear()
+            self._reset_changes()
 
     def count(self, method: str | None = None, path_prefix: str = "/") -> int:
         with self._lock:
@@ -278,6 +282,17 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
             return
         refused: dict[int, dict] = {}
         try:
+            changed = self._change_answer(method, path, headers, body, tenant)
+        except OSError as exc:
+            changed = (502, {}, f"upstream unavailable {exc!r}".encode())
+        if changed is not None:
+            rec.action = "xero change"
+            with self._changed:
+                rec.forwarded = True
+                self._changed.notify_all()
+            self._reply(h, *changed)
+            return
+        try:
             if self.unique_numbers and method in ("PUT", "POST") and path.endswith("/Invoices"):
                 body, refused = self._refuse_duplicates(path, headers, body)
             target = path + (f"?{query}" if query else "")
@@ -309,6 +324,8 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
             resp_body = self._payment_references(method, body, resp_body)
         if self.tax_maths and status == 200 and ("/Invoices" in path or "/CreditNotes" in path):
             resp_body = with_tax_maths(resp_body, self._tax_percent())
+        if status == 200:
+            resp_body = self._changes_in_answer(method, path, resp_body, tenant)
         resp_headers["X-MinLimit-Remaining"] = str(min_rem)
         resp_headers["X-DayLimit-Remaining"] = str(day_rem)
         resp_headers["X-AppMinLimit-Remaining"] = "9999"
