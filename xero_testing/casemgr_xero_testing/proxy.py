@@ -1,7 +1,8 @@
 """FaultProxy: a threaded HTTP forwarder in front of xero-local that counts calls and injects
 faults (dropped connections, canned answers, delays, a per-minute rate limiter, and Xero's own
 per-organisation limits: ``limits.py``), and adds what xero-local lacks as Xero documents it
-(``xero_additions.py``: tax maths, unique numbers…; ``identity.py``: token revocation)."""
+(``xero_additions.py``: tax maths, unique numbers…; ``identity.py``: token revocation;
+``attachments.py``: invoice attachments and the online-invoice URL)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from .attachments import AttachmentAdditions
 from .faults import Faults
 from .identity import IdentityAdditions
 from .limits import RateLimits
@@ -48,7 +50,7 @@ class Recorded:
     ended: float = 0.0  # time.monotonic() when the answer was sent
 
 
-class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
+class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions, AttachmentAdditions):
     def __init__(
         self,
         upstream_url: str,
@@ -87,6 +89,7 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
         self._changed = threading.Condition(self._lock)  # a request arrived or was forwarded
         self._init_limits(day_limit)
         self._init_identity()
+        self._init_attachments()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,6 +123,7 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
             self.requests.clear()
             self._reset_limits()
             self.revoked_tokens.clear()
+            self._reset_attachments()
 
     def count(self, method: str | None = None, path_prefix: str = "/") -> int:
         with self._lock:
@@ -275,6 +279,11 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, IdentityAdditions):
         if settings is not None:
             rec.action = "settings"
             self._reply(h, 200, {"Content-Type": "application/json"}, settings)
+            return
+        attachment = self._attachment_answer(method, path, query, headers, body, tenant)
+        if attachment is not None:
+            rec.action = "attachments"
+            self._reply(h, *attachment)
             return
         refused: dict[int, dict] = {}
         try:

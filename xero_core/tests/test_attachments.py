@@ -1,0 +1,84 @@
+"""Attaching an invoice's document in Xero, and its online-invoice URL (xero-local + proxy)."""
+
+from casemgr_xero_core.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    AttachOutcome,
+    attach_to_invoice,
+    content_type,
+    online_invoice_url,
+)
+from casemgr_xero_core.export import send_invoice_batch
+
+from helpers import payloads
+
+API = "/api.xro/2.0"
+PDF = b"%PDF-1.4\n" + b"x" * 1000
+
+
+def _invoice_id(client):
+    (result,) = send_invoice_batch(client, payloads(1), "att-1")
+    assert result.ok
+    return result.xero_id
+
+
+def test_attach_once_replaces_by_name_and_lists(make_client, xero, xero_proxy):
+    client = make_client(xero_proxy.url)
+    invoice_id = _invoice_id(client)
+    first = attach_to_invoice(client, invoice_id, "INV_1.pdf", PDF, idempotency_key="k1")
+    assert first.outcome is AttachOutcome.ATTACHED and first.attachment_id
+    again = attach_to_invoice(client, invoice_id, "INV_1.pdf", PDF, idempotency_key="k2")
+    assert again.attached
+    (att,) = xero_proxy.invoice_attachments(invoice_id)
+    assert att["FileName"] == "INV_1.pdf" and att["IncludeOnline"] is True
+    assert att["ContentLength"] == len(PDF)
+    assert xero_proxy.attachment_content(invoice_id, "INV_1.pdf") == PDF
+    listed = client.request("GET", f"/Invoices/{invoice_id}/Attachments")["Attachments"]
+    assert [a["FileName"] for a in listed] == ["INV_1.pdf"]
+
+
+def test_over_the_limit_is_refused_before_any_call(make_client, xero, xero_proxy):
+    client = make_client(xero_proxy.url)
+    invoice_id = _invoice_id(client)
+    big = b"%PDF-" + b"x" * MAX_ATTACHMENT_BYTES
+    result = attach_to_invoice(client, invoice_id, "big.pdf", big)
+    assert result.outcome is AttachOutcome.TOO_LARGE
+    assert result.size == len(big) and result.limit == MAX_ATTACHMENT_BYTES
+    assert xero_proxy.count(path_prefix=f"{API}/Invoices/{invoice_id}/Attachments") == 0
+
+
+def test_xero_413_and_refusals_are_results_not_exceptions(make_client, xero, xero_proxy):
+    client = make_client(xero_proxy.url)
+    invoice_id = _invoice_id(client)
+    xero_proxy.max_attachment_bytes = 100  # Xero's own check, the client's limit not reached
+    result = attach_to_invoice(client, invoice_id, "a.pdf", PDF)
+    assert result.outcome is AttachOutcome.TOO_LARGE and result.status == 413
+    xero_proxy.max_attachment_bytes = MAX_ATTACHMENT_BYTES
+    xero_proxy.respond(
+        400,
+        b'{"Type": "ValidationException", "Message": "File type not allowed"}',
+        headers={"Content-Type": "application/json"},
+        method="PUT",
+        path_prefix=f"{API}/Invoices/{invoice_id}/Attachments",
+    )
+    result = attach_to_invoice(client, invoice_id, "a.pdf", PDF)
+    assert result.outcome is AttachOutcome.REFUSED and result.status == 400
+    assert "File type not allowed" in result.detail
+    assert xero_proxy.invoice_attachments(invoice_id) == []
+    missing = attach_to_invoice(client, "00000000-0000-0000-0000-000000000000", "a.pdf", PDF)
+    assert missing.outcome is AttachOutcome.REFUSED and missing.status == 404
+
+
+def test_online_invoice_url_of_an_approved_invoice_only(make_client, xero, xero_proxy):
+    client = make_client(xero_proxy.url)
+    invoice_id = _invoice_id(client)
+    url = online_invoice_url(client, invoice_id)
+    assert url and url.startswith("https://in.xero.com/")
+    assert online_invoice_url(client, invoice_id) == url  # stable
+    draft = dict(payloads(1, prefix="DRAFT-")[0], Status="DRAFT")
+    (result,) = send_invoice_batch(client, [draft], "att-2")
+    assert online_invoice_url(client, result.xero_id) is None
+
+
+def test_content_type_from_the_bytes():
+    assert content_type(PDF) == ("application/pdf", "pdf")
+    assert content_type(b"<!DOCTYPE html><html></html>") == ("text/html", "html")
