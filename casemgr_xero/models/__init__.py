@@ -22,3 +22,4 @@ from . import xero_drift
 from . import xero_api
 from . import xero_mapping_check
 from . import xero_health
+from . import xero_attachment

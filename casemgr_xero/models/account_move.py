@@ -43,6 +43,21 @@ class AccountMove(models.Model):
         help="A previous attempt may have reached Xero: look it up before sending again.",
     )
     xero_url = fields.Char(string="Open in Xero", compute="_compute_xero_url")
+    # The invoice's PDF in Xero (xero.attachment): set only when its connection attaches PDFs.
+    xero_pdf_state = fields.Selection(
+        [
+            ("pending", "To attach"),
+            ("attaching", "Attaching"),
+            ("attached", "Attached"),
+            ("failed", "Not attached"),
+        ],
+        string="PDF in Xero",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+    )
+    xero_pdf_at = fields.Datetime(copy=False, readonly=True)  # the PDF claim's time
+    xero_online_url = fields.Char(string="Xero online invoice", copy=False, readonly=True)
 
     @api.depends("xero_invoice_id")
     def _compute_xero_url(self):

@@ -120,6 +120,11 @@ class XeroConnection(models.Model):
     not_before = fields.Datetime(
         copy=False, readonly=True, help="No Xero call is made before this time (rate limits)."
     )
+    xero_attach_pdf = fields.Boolean(
+        string="Attach the invoice PDF in Xero",
+        help="After export, attach each invoice's PDF in Xero and keep Xero's online-invoice "
+        "link on it (two more calls per invoice); a PDF Xero refuses is a card, never a resend.",
+    )
 
     # ------------------------------------------------------------------
     # Computes / constraints

@@ -21,6 +21,7 @@ KINDS = [
     ("auth", "Authentication / connection"),
     ("mapping", "Mapping"),
     ("drift", "Drift"),
+    ("invoice_pdf", "PDF not attached"),
 ]
 
 

@@ -51,6 +51,7 @@ class XeroFailure(models.Model):
             "contact": "_xero_retry_cause",
             "payment_import": "_xero_retry_payment",
             "drift": "_xero_retry_drift",
+            "invoice_pdf": "_xero_retry_pdf",
         }
         for failure in failures - invoices:
             record = failure._xero_record()
@@ -182,6 +183,16 @@ class XeroFailure(models.Model):
             return None, self.env._("%(name)s: still differs: %(msg)s", name=self.name, msg=message)
         self._xero_resolve("drift", record)
         return self.env._("%s: matches Xero again.", self.name), None
+
+    def _xero_retry_pdf(self, record):
+        """Attach the invoice's PDF again (the PDF cron; the invoice is never sent again)."""
+        self.ensure_one()
+        if not self.env["xero.attachment"].sudo()._xero_pdf_retry(record):
+            return None, self.env._(
+                "%s: not an invoice in Xero whose connection attaches PDFs", self.name
+            )
+        self.state = "retrying"
+        return self.env._("%s: its PDF will be attached in Xero again.", self.name), None
 
     def _xero_retry_auth(self):
         """Reconnect: Xero's sign-in (OAuth) or a new client-credentials grant."""
