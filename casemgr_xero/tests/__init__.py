@@ -17,3 +17,4 @@ from . import test_csv_export
 from . import test_i18n
 from . import test_compat
 from . import test_queue
+from . import test_invoice_pdf
