@@ -18,3 +18,4 @@ from . import test_i18n
 from . import test_compat
 from . import test_queue
 from . import test_invoice_pdf
+from . import test_invoice_pdf_real
