@@ -1,5 +1,6 @@
 """Attaching an invoice's document in Xero, and its online-invoice URL (xero-local + proxy)."""
 
+from casemgr_xero_core import oauth
 from casemgr_xero_core.attachments import (
     MAX_ATTACHMENT_BYTES,
     AttachOutcome,
@@ -77,6 +78,12 @@ def test_online_invoice_url_of_an_approved_invoice_only(make_client, xero, xero_
     draft = dict(payloads(1, prefix="DRAFT-")[0], Status="DRAFT")
     (result,) = send_invoice_batch(client, [draft], "att-2")
     assert online_invoice_url(client, result.xero_id) is None
+
+
+def test_the_sign_in_asks_for_the_attachments_scope():
+    assert "accounting.attachments" in oauth.SCOPES.split()
+    # a custom connection's token request names only scopes every such connection has
+    assert "accounting.attachments" not in oauth.CLIENT_CREDENTIALS_SCOPES.split()
 
 
 def test_content_type_from_the_bytes():
