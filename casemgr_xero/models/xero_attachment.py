@@ -21,7 +21,7 @@ import time
 from datetime import timedelta
 
 from casemgr_xero_core import attachments
-from casemgr_xero_core.errors import RateLimited, XeroError
+from casemgr_xero_core.errors import RateLimited, ReconnectRequired, TransientError, XeroError
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -141,7 +141,8 @@ class XeroAttachment(models.AbstractModel):
 
     def _xero_pdf_batch(self, conn, stamp, moves):
         """Render, attach, read the online URLs, write the results and commit. False when
-        Xero asked to slow down (what is left goes back to ``pending``)."""
+        the rest must wait (Xero's rate limit, Xero unavailable, the connection to be
+        reconnected): what is left goes back to ``pending``, the cron comes back later."""
         documents, results = {}, {}
         for move in moves:
             try:
@@ -160,8 +161,8 @@ class XeroAttachment(models.AbstractModel):
                     idempotency_key=f"casemgr-pdf-{move.id}-{stamp.timestamp():.0f}",
                 )
                 url = attachments.online_invoice_url(client, move.xero_invoice_id)
-            except RateLimited:
-                finished = False
+            except (RateLimited, TransientError, ReconnectRequired):
+                finished = False  # later (the pause, Xero back, a reconnect): not a card
                 break
             except XeroError as exc:
                 results[move] = ("failed", self._xero_pdf_text("error", move, error=exc), None)

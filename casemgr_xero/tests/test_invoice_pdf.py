@@ -64,6 +64,9 @@ class TestXeroInvoicePdf(XeroTestCommon):
     def test_pdf_attached_once_with_the_online_link(self):
         moves = self._export(2)
         self.assertEqual(set(moves.mapped("xero_pdf_state")), {"pending"})
+        # the second one has the PDF Odoo keeps once an invoice is sent or printed: that one
+        stored = b"%PDF-1.4\n% the stored invoice PDF\n%%EOF\n"
+        moves[1].invoice_pdf_report_file = base64.b64encode(stored)
         cron = self.env.ref("casemgr_xero.ir_cron_xero_attach_pdf")
         self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
         self._run_pdf_cron()
@@ -74,7 +77,10 @@ class TestXeroInvoicePdf(XeroTestCommon):
             content = self.proxy.attachment_content(move.xero_invoice_id, att["FileName"])
             ext = "pdf" if content.startswith(b"%PDF-") else "html"
             self.assertEqual(att["FileName"], move._get_invoice_report_filename(extension=ext))
-            self.assertIn(move.name.encode(), content)
+            if move == moves[1]:
+                self.assertEqual((content, att["MimeType"]), (stored, "application/pdf"))
+            else:
+                self.assertIn(move.name.encode(), content)  # rendered now
             self.assertTrue(att["IncludeOnline"])
             self.assertTrue(move.xero_online_url.startswith("https://in.xero.com/"))
             self._assert_sent_once(move)
@@ -158,3 +164,21 @@ class TestXeroInvoicePdf(XeroTestCommon):
         self.assertEqual(card.state, "resolved")
         self._assert_sent_once(move)
         self.assertEqual(self.proxy.count("PUT", INVOICES), 3)  # batch, refused, attached
+
+    def test_xero_unavailable_is_no_card_the_next_run_attaches(self):
+        move = self._export()
+        self.proxy.respond(
+            503,
+            b"Service Unavailable",
+            method="PUT",
+            path_prefix=f"{INVOICES}/{move.xero_invoice_id}/",
+        )
+        self._run_pdf_cron()
+        self.assertEqual(move.xero_pdf_state, "pending")
+        self.assertFalse(self._cards(move))
+        cron = self.env.ref("casemgr_xero.ir_cron_xero_attach_pdf")
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
+        self._run_pdf_cron()
+        self.assertEqual(move.xero_pdf_state, "attached")
+        self.assertEqual(len(self.proxy.invoice_attachments(move.xero_invoice_id)), 1)
+        self._assert_sent_once(move)
