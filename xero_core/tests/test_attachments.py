@@ -1,5 +1,9 @@
 """Attaching an invoice's document in Xero, and its online-invoice URL (xero-local + proxy)."""
 
+import json
+
+from casemgr_xero_testing.openapi import require_spec, validate
+
 from casemgr_xero_core import oauth
 from casemgr_xero_core.attachments import (
     MAX_ATTACHMENT_BYTES,
@@ -89,3 +93,20 @@ def test_the_sign_in_asks_for_the_attachments_scope():
 def test_content_type_from_the_bytes():
     assert content_type(PDF) == ("application/pdf", "pdf")
     assert content_type(b"<!DOCTYPE html><html></html>") == ("text/html", "html")
+
+
+def test_the_proxy_answers_as_xero_documents_them(make_client, xero, xero_proxy):
+    """The proxy's Attachments and OnlineInvoices answers follow Xero's OpenAPI schemas, and
+    the request goes where Xero documents it (skipped without the spec)."""
+    require_spec()
+    client = make_client(xero_proxy.url)
+    invoice_id = _invoice_id(client)
+    attach_to_invoice(client, invoice_id, "INV 1.pdf", PDF)
+    put = [r for r in xero_proxy.requests if r.method == "PUT" and "/Attachments/" in r.path]
+    assert put[0].path == f"{API}/Invoices/{invoice_id}/Attachments/INV%201.pdf"
+    # xero-python writes the bool as Python prints it ("True"); the proxy ignores its case
+    assert "includeonline=true" in put[0].query.lower() and put[0].body == PDF
+    listed = client.request("GET", f"/Invoices/{invoice_id}/Attachments")
+    validate(json.loads(json.dumps(listed, default=str)), "Attachments")
+    online = client.request("GET", f"/Invoices/{invoice_id}/OnlineInvoice")
+    validate(online, "OnlineInvoices")
