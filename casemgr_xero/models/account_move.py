@@ -56,7 +56,7 @@ class AccountMove(models.Model):
         readonly=True,
         index="btree_not_null",
     )
-    xero_pdf_at = fields.Datetime(copy=False, readonly=True)  # the PDF claim's time
+    xero_pdf_at = fields.Datetime(string="PDF claimed at", copy=False, readonly=True)
     xero_online_url = fields.Char(string="Xero online invoice", copy=False, readonly=True)
 
     @api.depends("xero_invoice_id")

@@ -3,12 +3,14 @@
 crons run as ir.cron runs them (the superuser in the main company, an empty cache)."""
 
 import base64
+from datetime import timedelta
 
 from casemgr_xero_core.attachments import MAX_ATTACHMENT_BYTES
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import tagged
 
+from ..models.xero_attachment import STALE_CLAIM
 from .common import API, XeroTestCommon
 
 INVOICES = API + "/Invoices"
@@ -182,3 +184,21 @@ class TestXeroInvoicePdf(XeroTestCommon):
         self.assertEqual(move.xero_pdf_state, "attached")
         self.assertEqual(len(self.proxy.invoice_attachments(move.xero_invoice_id)), 1)
         self._assert_sent_once(move)
+
+    def test_a_dead_workers_claim_is_taken_back_after_a_while_only(self):
+        moves = self._export(2)
+        self.env.flush_all()
+        # both claimed by a worker that died: one just now, one longer ago than STALE_CLAIM
+        now = fields.Datetime.now()
+        ages = (STALE_CLAIM + timedelta(minutes=1), timedelta(minutes=1))
+        for move, age in zip(moves, ages, strict=True):
+            self.env.cr.execute(
+                "UPDATE account_move SET xero_pdf_state = 'attaching', xero_pdf_at = %s "
+                "WHERE id = %s",
+                [now - age, move.id],
+            )
+        self.env.invalidate_all()
+        self._run_pdf_cron()
+        self.assertEqual(moves.mapped("xero_pdf_state"), ["attached", "attaching"])
+        self.assertEqual(len(self.proxy.invoice_attachments(moves[0].xero_invoice_id)), 1)
+        self.assertEqual(self.proxy.invoice_attachments(moves[1].xero_invoice_id), [])
