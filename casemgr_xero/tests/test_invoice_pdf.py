@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from casemgr_xero_core.attachments import MAX_ATTACHMENT_BYTES
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.tests import tagged
 
 from ..models.xero_attachment import STALE_CLAIM
@@ -202,3 +202,94 @@ class TestXeroInvoicePdf(XeroTestCommon):
         self.assertEqual(moves.mapped("xero_pdf_state"), ["attached", "attaching"])
         self.assertEqual(len(self.proxy.invoice_attachments(moves[0].xero_invoice_id)), 1)
         self.assertEqual(self.proxy.invoice_attachments(moves[1].xero_invoice_id), [])
+
+
+TENANT_B = "b2b2b2b2-0000-4000-8000-0000000000fb"  # xero-local makes a tenant it does not know
+
+
+@tagged("post_install", "-at_install")
+class TestXeroInvoicePdfCompanies(XeroTestCommon):
+    """Two companies, two organisations: only the one that attaches PDFs gets them, in its own
+    organisation, and its cards are its company's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_data_2 = cls.setup_other_company(name="PDF Company B")
+        cls.company_b = cls.company_data_2["company"]
+        cls.company_data_2["default_journal_sale"].code = "PDFB"
+        cls.connection_b = cls.env["xero.connection"].create(
+            cls._xero_connection_vals(cls.company_b, xero_attach_pdf=True)
+        )
+        cls._xero_map_tax()
+        cls._xero_map_tax(cls.company_data_2["default_tax_sale"], connection=cls.connection_b)
+
+    def setUp(self):
+        super().setUp()
+        self._xero_bind(self.connection_b, tenant_id=TENANT_B)
+        both = (self.env.company | self.company_b).ids
+        self.env = self.env(context=dict(self.env.context, allowed_company_ids=both))
+
+    def _invoice(self, company_data, tax):
+        move = (
+            self.env["account.move"]
+            .with_company(company_data["company"])
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.partner_a.id,
+                    "invoice_date": "2019-01-01",
+                    "journal_id": company_data["default_journal_sale"].id,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "name": "Fees",
+                                "quantity": 1,
+                                "price_unit": 100.0,
+                                "account_id": company_data["default_account_revenue"].id,
+                                "tax_ids": [Command.set(tax.ids)],
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        move.action_post()
+        return move
+
+    def _fresh_env(self):
+        self.env.flush_all()
+        self.env.invalidate_all()
+        return api.Environment(self.env.cr, SUPERUSER_ID, {})
+
+    def test_only_the_company_that_attaches_gets_pdfs_its_cards_its_own(self):
+        move_a = self._invoice(self.company_data, self.tax_sale_a)
+        move_b = self._invoice(self.company_data_2, self.company_data_2["default_tax_sale"])
+        (move_a | move_b).action_xero_send()
+        self._fresh_env()["account.move"]._cron_xero_export()
+        self.env.invalidate_all()
+        self.assertEqual((move_a | move_b).mapped("xero_state"), ["sent", "sent"])
+        self.assertFalse(move_a.xero_pdf_state)
+        self.assertEqual(move_b.xero_pdf_state, "pending")
+        self.proxy.respond(
+            400,
+            b'{"Type": "ValidationException", "Message": "Too many attachments"}',
+            headers={"Content-Type": "application/json"},
+            method="PUT",
+            path_prefix=f"{INVOICES}/{move_b.xero_invoice_id}/Attachments",
+        )
+        self._fresh_env()["xero.attachment"]._cron_xero_attach_pdf()
+        self.env.invalidate_all()
+        card = self.env["xero.failure"].search([("kind", "=", "invoice_pdf")])
+        self.assertEqual(len(card), 1)
+        self.assertEqual((card.company_id, card.connection_id), (self.company_b, self.connection_b))
+        card.action_xero_retry()
+        self._fresh_env()["xero.attachment"]._cron_xero_attach_pdf()
+        self.env.invalidate_all()
+        self.assertEqual(move_b.xero_pdf_state, "attached")
+        self.assertEqual(len(self.proxy.invoice_attachments(move_b.xero_invoice_id, TENANT_B)), 1)
+        (att,) = self.proxy.invoice_attachments(move_b.xero_invoice_id)
+        content = self.proxy.attachment_content(move_b.xero_invoice_id, att["FileName"])
+        self.assertIn(move_b.name.encode(), content)
+        self.assertFalse(move_a.xero_pdf_state)
+        self.assertEqual(self.proxy.invoice_attachments(move_a.xero_invoice_id), [])
