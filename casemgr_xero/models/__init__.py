@@ -25,3 +25,4 @@ from . import xero_mapping_check
 from . import xero_health
 from . import xero_change
 from . import xero_change_draft
+from . import xero_attachment

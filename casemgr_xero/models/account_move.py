@@ -52,6 +52,21 @@ class AccountMove(models.Model):
         readonly=True,
         index="btree_not_null",
     )
+    # The invoice's PDF in Xero (xero.attachment): set only when its connection attaches PDFs.
+    xero_pdf_state = fields.Selection(
+        [
+            ("pending", "To attach"),
+            ("attaching", "Attaching"),
+            ("attached", "Attached"),
+            ("failed", "Not attached"),
+        ],
+        string="PDF in Xero",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+    )
+    xero_pdf_at = fields.Datetime(string="PDF claimed at", copy=False, readonly=True)
+    xero_online_url = fields.Char(string="Xero online invoice", copy=False, readonly=True)
 
     @api.depends("xero_invoice_id")
     def _compute_xero_url(self):

@@ -159,6 +159,12 @@ class XeroConnection(models.Model):
     xero_failure_count = fields.Integer(
         string="Open failures", compute="_compute_xero_failure_count"
     )
+    # The invoice's PDF in Xero (xero.attachment)
+    xero_attach_pdf = fields.Boolean(
+        string="Attach the invoice PDF in Xero",
+        help="After export, attach each invoice's PDF in Xero and keep Xero's online-invoice "
+        "link on it (two more calls per invoice); a PDF Xero refuses is a card, never a resend.",
+    )
 
     # ------------------------------------------------------------------
     # Computes / constraints

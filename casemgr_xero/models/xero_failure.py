@@ -22,6 +22,7 @@ KINDS = [
     ("mapping", "Mapping"),
     ("drift", "Drift"),
     ("xero_change", "Changed in Xero"),
+    ("invoice_pdf", "PDF not attached"),
 ]
 
 

@@ -53,6 +53,7 @@ class XeroFailureRetry(models.AbstractModel):
             "contact": "_xero_retry_cause",
             "payment_import": "_xero_retry_payment",
             "drift": "_xero_retry_drift",
+            "invoice_pdf": "_xero_retry_pdf",
         }
         for failure in failures - invoices:
             record = failure._xero_record()
@@ -184,6 +185,15 @@ class XeroFailureRetry(models.AbstractModel):
             return None, self.env._("%(name)s: still differs: %(msg)s", name=card.name, msg=message)
         card._xero_resolve("drift", record)
         return self.env._("%s: matches Xero again.", card.name), None
+
+    def _xero_retry_pdf(self, card, record):
+        """Attach the invoice's PDF again (the PDF cron; the invoice is never sent again)."""
+        if not self.env["xero.attachment"].sudo()._xero_pdf_retry(record):
+            return None, self.env._(
+                "%s: not an invoice in Xero whose connection attaches PDFs", card.name
+            )
+        card.state = "retrying"
+        return self.env._("%s: its PDF will be attached in Xero again.", card.name), None
 
     def _xero_retry_auth(self, card):
         """Reconnect: Xero's sign-in (OAuth) or a new client-credentials grant."""

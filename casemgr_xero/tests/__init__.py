@@ -22,3 +22,7 @@ from . import test_payments_real
 from . import test_structure
 from . import test_transactions_real
 from . import test_webhook_receive
+from . import test_invoice_pdf
+from . import test_invoice_pdf_real
+from . import test_xero_changes
+from . import test_xero_changes_tour

@@ -22,6 +22,7 @@ CRON_SERVICES = {
     "ir_cron_xero_drift": "xero.drift",
     "ir_cron_xero_payments": "xero.payment.import",
     "ir_cron_xero_failure_cleanup": "xero.failure",
+    "ir_cron_xero_attach_pdf": "xero.attachment",
 }
 # The records whose whole class (fields, computes, buttons) is one file.
 ONE_FILE = {

@@ -10,11 +10,15 @@ from .endpoints import XeroEndpoints
 from .errors import ReconnectRequired, XeroError, error_from_response, map_exception
 from .transport import new_api_client, raw_call, read_response
 
+#: accounting.attachments: the invoice's PDF in Xero (``attachments.py``); a connection signed
+#: in before it was asked for gets it when reconnected.
 SCOPES = (
     "offline_access openid profile email accounting.invoices accounting.payments "
-    "accounting.contacts accounting.settings"
+    "accounting.contacts accounting.settings accounting.attachments"
 )
-#: client_credentials (custom connections) must not ask for offline_access/openid scopes
+#: client_credentials (custom connections) must not ask for offline_access/openid scopes, nor
+#: for a scope the custom connection was not set up with (Xero refuses the token): no
+#: accounting.attachments here, which a custom connection that attaches PDFs must include.
 CLIENT_CREDENTIALS_SCOPES = (
     "accounting.invoices accounting.payments accounting.contacts accounting.settings"
 )

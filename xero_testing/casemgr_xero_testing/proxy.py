@@ -2,7 +2,8 @@
 faults (dropped connections, canned answers, delays, a per-minute rate limiter, and Xero's own
 per-organisation limits: ``limits.py``), and adds what xero-local lacks as Xero documents it
 (``xero_additions.py``: tax maths, unique numbers…; ``xero_changes.py``: credit-note
-allocations, voiding, edits and their webhook events; ``identity.py``: token revocation)."""
+allocations, voiding, edits and their webhook events; ``identity.py``: token revocation;
+``attachments.py``: invoice attachments and the online-invoice URL)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from .attachments import AttachmentAdditions
 from .faults import Faults
 from .identity import IdentityAdditions
 from .limits import RateLimits
@@ -50,7 +52,9 @@ class Recorded:
     ended: float = 0.0  # time.monotonic() when the answer was sent
 
 
-class FaultProxy(Faults, RateLimits, XeroAdditions, XeroChanges, IdentityAdditions):
+class FaultProxy(
+    Faults, RateLimits, XeroAdditions, XeroChanges, IdentityAdditions, AttachmentAdditions
+):
     def __init__(
         self,
         upstream_url: str,
@@ -90,6 +94,7 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, XeroChanges, IdentityAdditio
         self._init_limits(day_limit)
         self._init_identity()
         self._init_changes()
+        self._init_attachments()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -124,6 +129,7 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, XeroChanges, IdentityAdditio
             self._reset_limits()
             self.revoked_tokens.clear()
             self._reset_changes()
+            self._reset_attachments()
 
     def count(self, method: str | None = None, path_prefix: str = "/") -> int:
         with self._lock:
@@ -279,6 +285,11 @@ class FaultProxy(Faults, RateLimits, XeroAdditions, XeroChanges, IdentityAdditio
         if settings is not None:
             rec.action = "settings"
             self._reply(h, 200, {"Content-Type": "application/json"}, settings)
+            return
+        attachment = self._attachment_answer(method, path, query, headers, body, tenant)
+        if attachment is not None:
+            rec.action = "attachments"
+            self._reply(h, *attachment)
             return
         refused: dict[int, dict] = {}
         try:
