@@ -26,6 +26,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import _harness as h
+from _servers import server_env
 from casemgr_xero_testing.webhook import build_event, build_payload, signed_post
 
 KEY = "bench-webhook-key"
@@ -194,23 +195,7 @@ def server_cmd(db, port, workers, cron_threads, db_filter=False):
 
 
 def start_server(db, port, workers, cron_threads, db_filter=False):
-    paths = [str(h.REPO / "xero_core")]
-    if workers:
-        # The prefork master spawns a gevent process; gevent loads its plugins through
-        # pkg_resources, which is absent on some machines and, on this one (setuptools 84),
-        # raises DistributionNotFound for 'zope.interface' though it is installed. Either way
-        # the process dies and is respawned every second (a whole Odoo import each time,
-        # about half a core, and a connection to PostgreSQL), so the bench puts this shim
-        # first on the server's path.
-        shim = h.REPO / ".cache" / "bench-shim"
-        shim.mkdir(parents=True, exist_ok=True)
-        (shim / "pkg_resources.py").write_text(
-            "from importlib.metadata import entry_points\n\n\n"
-            "def iter_entry_points(group, name=None):\n"
-            "    return [e for e in entry_points(group=group) if name in (None, e.name)]\n"
-        )
-        paths.append(str(shim))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    env = server_env()
     proc = subprocess.Popen(
         server_cmd(db, port, workers, cron_threads, db_filter),
         env=env,
