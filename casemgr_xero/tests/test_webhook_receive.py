@@ -64,6 +64,10 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
         self.connection_b.last_payment_poll = self.connection.last_payment_poll
         self.tenant_a = self.connection.tenant_id
         self.env.flush_all()
+        # No trigger due: a delivery's own trigger is counted from 0 (a due one would stand in).
+        self.env.cr.execute(
+            "DELETE FROM ir_cron_trigger WHERE cron_id = %s", [self.payment_cron.id]
+        )
 
     def _receive(self, body, key=None, **target):
         signature = sign(body, key) if key else None
@@ -180,6 +184,24 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
         )
         self.assertEqual(receipt.stored, 1)
         self.assertEqual(self._due_triggers(), before + 1)
+
+    def test_deliveries_without_a_run_trigger_the_cron_once(self):
+        """With no run under way, the first delivery triggers the cron; the next ones find that
+        trigger due and not yet taken by a run, and add none: one trigger per run, not per
+        delivery (each costs an insert and a connection to PostgreSQL's ``postgres``)."""
+        for k in range(3):
+            receipt = self._receive(
+                _payload(_event(self.tenant_a, when=f"2030-01-04T00:00:0{k}")), self.WEBHOOK_KEY
+            )
+            self.assertEqual(receipt.stored, 1)
+            self.assertEqual(self._due_triggers(), 1, f"delivery {k + 1}")
+        # A trigger due later (a pause's end) wakes no run now: the next delivery triggers.
+        self.env.cr.execute(
+            "UPDATE ir_cron_trigger SET call_at = call_at + interval '1 hour' WHERE cron_id = %s",
+            [self.payment_cron.id],
+        )
+        self._receive(_payload(_event(self.tenant_a, when="2030-01-04T00:01:00")), self.WEBHOOK_KEY)
+        self.assertEqual(self._due_triggers(), 1)
 
     def _run_storing(self, tenant, when):
         """The payments cron, with one event stored while it works (after it began) by a
