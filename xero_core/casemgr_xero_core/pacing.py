@@ -139,9 +139,9 @@ class CallWindow:
     call reached Xero before its answer). L is the most ``X-MinLimit-Remaining`` + 1 seen
     (a fresh window answers L - 1; seen lower, the pause is longer, never shorter).
 
-    When the remembered answers cannot have spent the budget alone (fewer than L, or the
-    remaining count fell by more than one between two of them: someone else called too), the
-    pause is a whole window, as without a memory."""
+    When the remembered answers cannot have spent the budget alone (fewer than L of them in
+    the last minute, or the remaining count fell by more than one between two of them: someone
+    else called too), the pause is a whole window, as without a memory."""
 
     def __init__(self, size: int = MINUTE_LIMIT):
         self._answers: deque[tuple[datetime, int]] = deque(maxlen=size)
@@ -155,14 +155,18 @@ class CallWindow:
         with self._lock:
             self._answers.append((now, info.min_remaining))
             self._limit = max(self._limit, info.min_remaining + 1)
-            frees = self._minute_frees()
+            frees = self._minute_frees(now)
         return not_before(now, info, frees)
 
-    def _minute_frees(self) -> datetime | None:
+    def _minute_frees(self, now: datetime) -> datetime | None:
         limit = self._limit
         if limit > len(self._answers):
             return None
         last = list(self._answers)[-limit:]
+        if last[0][0] <= now - MINUTE_WINDOW:
+            # Fewer than L of our calls in the last minute, yet the budget is spent: others
+            # spent the rest (another process, another run), and nothing is known of theirs.
+            return None
         for (_t0, before), (_t1, after) in zip(last, last[1:], strict=False):
             if after < before - 1:
                 return None

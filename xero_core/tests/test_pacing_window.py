@@ -54,6 +54,17 @@ def test_unknown_calls_wait_a_whole_window():
     assert window.not_before(later, RateInfo(min_remaining=0)) == later + timedelta(seconds=60)
 
 
+def test_answers_older_than_a_minute_do_not_count():
+    """This process's last L answers span more than a minute: another process (or run) spent
+    part of the budget since, so the oldest of ours frees nothing."""
+    window = CallWindow()
+    _answers(window, 60, T0, 0.1)
+    later = T0 + timedelta(seconds=100)
+    for k in range(5):
+        when = window.not_before(later + timedelta(seconds=k), RateInfo(min_remaining=4 - k))
+    assert when == later + timedelta(seconds=4 + 60)
+
+
 def test_retry_after_and_day_still_win():
     window = CallWindow()
     _answers(window, 60, T0, 0.1)
