@@ -101,11 +101,14 @@ class XeroPaymentImport(models.AbstractModel):
         One statement, held to this transaction's end: GATE shared (waits only while an ending
         run holds it, for one query), then a try of RUN shared, which fails only while a run
         holds it (deliveries never exclude one another); when taken, the next run cannot start
-        before these events are committed. Without a run, a due trigger of the payments cron
-        counts when ``FOR KEY SHARE SKIP LOCKED`` gets it: a trigger a starting run is deleting
-        (Odoo's ``_clear_schedule``, committed only when that run ends) is locked, so skipped,
-        and one taken here stays until this transaction commits (the run that deletes it starts
-        after that)."""
+        before these events are committed. Without a run, a trigger of the payments cron
+        counts when it was due when created (``call_at <= create_date``: Odoo sent the cron
+        workers its ``NOTIFY``; a delayed one, e.g. a pause's end, wakes nobody when it falls
+        due, nor does Odoo's own ``_reschedule_asap``, inserted without ``create_date``) and
+        ``FOR KEY SHARE SKIP LOCKED`` gets it: a trigger a starting run is deleting (Odoo's
+        ``_clear_schedule``, committed only when that run ends) is locked, so skipped, and one
+        taken here stays until this transaction commits (the run that deletes it starts after
+        that)."""
         self.env.cr.execute(
             """
             WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%s, %s)),
@@ -117,7 +120,7 @@ class XeroPaymentImport(models.AbstractModel):
                         AND t.cron_id = (SELECT res_id FROM ir_model_data
                                           WHERE module = 'casemgr_xero'
                                             AND name = 'ir_cron_xero_payments')
-                        AND t.call_at <= (clock_timestamp() AT TIME ZONE 'UTC')
+                        AND t.call_at <= t.create_date
                       LIMIT 1
                         FOR KEY SHARE OF t SKIP LOCKED)
             SELECT under_way OR EXISTS (SELECT 1 FROM due) FROM run

@@ -268,8 +268,10 @@ class TestXeroPaymentsReal(XeroRealCursorCase):
         try:
             with self.registry.cursor() as cr:
                 cr.execute(f"DELETE FROM ir_cron_trigger WHERE {cron_of}")  # noqa: S608
+                # A trigger due when created (a delivery's: Odoo sent its NOTIFY).
                 cr.execute(
-                    "INSERT INTO ir_cron_trigger (cron_id, call_at) SELECT res_id, "  # noqa: S608
+                    "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date) "  # noqa: S608
+                    "SELECT res_id, (now() AT TIME ZONE 'UTC') - interval '1 second', "
                     "(now() AT TIME ZONE 'UTC') - interval '1 second' FROM ir_model_data "
                     "WHERE module = 'casemgr_xero' AND name = 'ir_cron_xero_payments'"
                 )

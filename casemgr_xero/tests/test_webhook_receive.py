@@ -185,23 +185,33 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
         self.assertEqual(receipt.stored, 1)
         self.assertEqual(self._due_triggers(), before + 1)
 
-    def test_deliveries_without_a_run_trigger_the_cron_once(self):
-        """With no run under way, the first delivery triggers the cron; the next ones find that
-        trigger due and not yet taken by a run, and add none: one trigger per run, not per
-        delivery (each costs an insert and a connection to PostgreSQL's ``postgres``)."""
-        for k in range(3):
+    def _seed_trigger(self, call_at, create_date):
+        self.env.cr.execute(
+            "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date) VALUES (%s, %s, %s)",
+            [self.payment_cron.id, call_at, create_date],
+        )
+
+    def test_a_due_trigger_stands_in_only_if_it_woke_the_cron_workers(self):
+        """With no run under way, a delivery adds no trigger when one is due that no run has
+        taken and that was due when created (Odoo then sent the cron workers its NOTIFY): one
+        trigger per run, not per delivery (each costs an insert and a connection to
+        PostgreSQL's ``postgres``). A delayed trigger (a pause's end) that has fallen due woke
+        nobody, nor does one due later: the delivery triggers."""
+        now = fields.Datetime.now()
+        self._seed_trigger(now - timedelta(seconds=1), now - timedelta(seconds=1))
+        for k in range(2):
             receipt = self._receive(
                 _payload(_event(self.tenant_a, when=f"2030-01-04T00:00:0{k}")), self.WEBHOOK_KEY
             )
             self.assertEqual(receipt.stored, 1)
-            self.assertEqual(self._due_triggers(), 1, f"delivery {k + 1}")
-        # A trigger due later (a pause's end) wakes no run now: the next delivery triggers.
+            self.assertEqual(self._due_triggers(), 1, f"delivery {k + 1}: the trigger stands in")
         self.env.cr.execute(
-            "UPDATE ir_cron_trigger SET call_at = call_at + interval '1 hour' WHERE cron_id = %s",
-            [self.payment_cron.id],
+            "DELETE FROM ir_cron_trigger WHERE cron_id = %s", [self.payment_cron.id]
         )
+        self._seed_trigger(now - timedelta(seconds=1), now - timedelta(seconds=30))  # delayed
+        self._seed_trigger(now + timedelta(hours=1), now)  # due later
         self._receive(_payload(_event(self.tenant_a, when="2030-01-04T00:01:00")), self.WEBHOOK_KEY)
-        self.assertEqual(self._due_triggers(), 1)
+        self.assertEqual(self._due_triggers(), 2, "the delivery's own trigger")
 
     def _run_storing(self, tenant, when):
         """The payments cron, with one event stored while it works (after it began) by a
