@@ -3,7 +3,7 @@
     "name": "Case Manager Xero Integration",
     "summary": "Export posted customer invoices to Xero in batches, exactly once; "
     "mirror Xero payments back through signed webhooks; fix failures on a dashboard.",
-    "version": "1.2.0",
+    "version": "1.3.0",
     "category": "Accounting/Accounting",
     "author": "casemgr_xero developers",
     "website": "https://example.invalid/casemgr_xero",

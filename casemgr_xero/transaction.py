@@ -28,7 +28,7 @@ POLICY
 
    - the contact lock (``xero.contact._xero_resolve_contacts``): two workers must never create
      the same contact, so one at a time looks up, creates and commits the bindings;
-   - the token refresh's row lock (``xero.connection._xero_refresh``): the refresh token may be
+   - the token refresh's row lock (``xero.oauth._xero_refresh``): the refresh token may be
      used once, so the row stays locked across Xero's token call, in a short transaction of
      its own that commits the new pair before anyone else reads it;
    - the claim's liveness lock (``ClaimLiveness``): held, on a connection of its own, exactly

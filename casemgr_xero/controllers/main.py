@@ -30,7 +30,7 @@ class XeroController(http.Controller):
             conn.sudo().write({"oauth_state": False, "last_error": error or "No code returned"})
             return request.redirect(self._xero_form_url(conn))
         try:
-            conn._xero_oauth_complete(code)
+            request.env["xero.oauth"]._xero_complete(conn, code)
         except XeroError as exc:
             _logger.warning("Xero connection %s: authorization failed (%s)", conn.id, exc.status)
             conn.sudo().write({"oauth_state": False, "last_error": str(exc)})

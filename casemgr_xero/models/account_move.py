@@ -154,8 +154,3 @@ class AccountMove(models.Model):
     def action_xero_open(self):
         self.ensure_one()
         return {"type": "ir.actions.act_url", "url": self.xero_url, "target": "new"}
-
-    @api.model
-    def _cron_xero_export(self, max_batches=20):
-        """The export cron's entry point (its code calls it); ``xero.export`` does the work."""
-        return self.env["xero.export"]._cron_xero_export(max_batches=max_batches)

@@ -71,7 +71,7 @@ class XeroApi(models.AbstractModel):
             return holder["token"]
 
         def refresh(stale):
-            holder["token"] = conn._xero_refresh(stale)
+            holder["token"] = env["xero.oauth"]._xero_refresh(conn, stale)
             return holder["token"]
 
         # This process's memory of the organisation's last answers: a spent minute budget

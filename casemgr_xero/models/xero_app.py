@@ -8,8 +8,8 @@ organisation connected to the app, each carrying its ``tenantId``. Every connect
 signature with the app's key and routes each event to the connection bound to its tenant.
 
 A connection finds (or creates) its app from its Client ID: the connection's ``client_id``,
-``client_secret`` and ``webhook_key`` are the app's (set once, shared): see ``XeroConnection``
-below (the webhook key and URL are declared with the payment import, ``xero_payment_import.py``).
+``client_secret`` and ``webhook_key`` are the app's (set once, shared), related fields of the
+connection (``xero_connection.py``), resolved by ``_xero_connection_vals``.
 """
 
 import logging
@@ -69,6 +69,18 @@ class XeroApp(models.Model):
         return True
 
     @api.model
+    def _xero_connection_vals(self, vals):
+        """A connection's values with its ``client_id`` resolved to ``app_id``; never clear a
+        shared secret/key with an empty value."""
+        vals = dict(vals)
+        if "client_id" in vals:
+            vals["app_id"] = self._xero_for_client_id(vals.pop("client_id")).id
+        for fname in ("client_secret", "webhook_key"):
+            if fname in vals and not vals[fname] and "app_id" in vals:
+                vals.pop(fname)  # a new connection of an existing app keeps its values
+        return vals
+
+    @api.model
     def _xero_migrate_connections(self):
         """Give every connection that has none the app of its Client ID, carrying over the
         secret and webhook key the connection stored itself before apps existed (run by the
@@ -115,43 +127,3 @@ class XeroApp(models.Model):
             if column in columns:
                 cr.execute(SQL("UPDATE xero_connection SET %s = NULL", SQL.identifier(column)))
         return len(rows)
-
-
-class XeroConnection(models.Model):
-    """A connection's Xero app: found or created from the Client ID it is given."""
-
-    _inherit = "xero.connection"
-
-    app_id = fields.Many2one(
-        "xero.app",
-        string="Xero app",
-        index=True,
-        ondelete="restrict",
-        copy=False,
-        help="Set from the Client ID: connections with the same Client ID share the app's "
-        "secret, webhook key and webhook URL.",
-    )
-    client_id = fields.Char(related="app_id.client_id", readonly=False, store=False)
-    client_secret = fields.Char(related="app_id.client_secret", readonly=False, store=False)
-
-    @staticmethod
-    def _xero_app_vals(App, vals):
-        """Resolve ``client_id`` in ``vals`` to ``app_id``; never clear a shared secret/key
-        with an empty value."""
-        vals = dict(vals)
-        if "client_id" in vals:
-            vals["app_id"] = App._xero_for_client_id(vals.pop("client_id")).id
-        for fname in ("client_secret", "webhook_key"):
-            if fname in vals and not vals[fname] and "app_id" in vals:
-                vals.pop(fname)  # a new connection of an existing app keeps its values
-        return vals
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        App = self.env["xero.app"]
-        return super().create([self._xero_app_vals(App, v) for v in vals_list])
-
-    def write(self, vals):
-        if "client_id" in vals:
-            vals = self._xero_app_vals(self.env["xero.app"], vals)
-        return super().write(vals)

@@ -1,27 +1,22 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""One Xero organisation per company: the connection, its tokens, OAuth and tenant choice.
+"""One Xero organisation per company: the connection, every field of it, its buttons.
 
-Token rotation commits on its own (``_xero_detached``): several workers share one token pair,
-and a refresh token is spent the moment Xero answers, whatever the caller's transaction does.
+The work is done by services: the grant and its tokens by ``xero.oauth`` (``xero_oauth.py``),
+the Xero app shared by connections by ``xero.app``, the payments by ``xero.payment.import``,
+the drift report by ``xero.drift``. Token rotation commits on its own (``_xero_detached``).
 """
 
-import logging
 import secrets
-import time
 from contextlib import contextmanager
 
-from casemgr_xero_core import oauth
 from casemgr_xero_core.endpoints import XeroEndpoints
-from casemgr_xero_core.errors import ReconnectRequired, XeroError
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from .. import compat
-from ..const import OAUTH_CALLBACK_ROUTE
+from ..const import OAUTH_CALLBACK_ROUTE, WEBHOOK_CONNECTION_URL
 from ..transaction import short_transaction
-
-_logger = logging.getLogger(__name__)
 
 _DEFAULTS = XeroEndpoints()
 
@@ -62,7 +57,19 @@ class XeroConnection(models.Model):
         default="oauth",
         string="Authentication",
     )
-    # client_id, client_secret: the Xero app's (xero_app.py)
+    # The Xero app (found or created from the Client ID): its id, secret and webhook key are
+    # shared by the connections of the app.
+    app_id = fields.Many2one(
+        "xero.app",
+        string="Xero app",
+        index=True,
+        ondelete="restrict",
+        copy=False,
+        help="Set from the Client ID: connections with the same Client ID share the app's "
+        "secret, webhook key and webhook URL.",
+    )
+    client_id = fields.Char(related="app_id.client_id", readonly=False, store=False)
+    client_secret = fields.Char(related="app_id.client_secret", readonly=False, store=False)
     access_token = fields.Char(groups="base.group_system", copy=False)
     refresh_token = fields.Char(groups="base.group_system", copy=False)
     token_expires_at = fields.Float(
@@ -120,6 +127,38 @@ class XeroConnection(models.Model):
     not_before = fields.Datetime(
         copy=False, readonly=True, help="No Xero call is made before this time (rate limits)."
     )
+    # Payments (xero.payment.import) and their webhook
+    payments_enabled = fields.Boolean(
+        string="Import payments", help="Mirror payments made in Xero as Odoo payments."
+    )
+    webhook_key = fields.Char(related="app_id.webhook_key", readonly=False, store=False)
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    payment_poll_interval = fields.Integer(
+        string="Poll interval (minutes)",
+        default=10,
+        help="How often the payments cron also asks Xero for payments changed since the last "
+        "poll (catches anything a webhook missed). 0 = at every run.",
+    )
+    last_payment_poll = fields.Datetime(copy=False, readonly=True)
+    payment_journal_ids = fields.One2many(
+        "xero.payment.journal", "connection_id", string="Payment journals"
+    )
+    default_payment_journal_id = fields.Many2one(
+        "account.journal",
+        string="Default payment journal",
+        compute="_compute_default_payment_journal_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        domain="[('type', '=', 'bank'), ('company_id', '=', company_id)]",
+        help="Payments made in Xero to a bank account with no mapping below are registered "
+        "in this journal (when its currency is the payment's). Set from the company's bank "
+        "journal: the only one, else the first.",
+    )
+    # The dashboard (xero.failure)
+    xero_failure_count = fields.Integer(
+        string="Open failures", compute="_compute_xero_failure_count"
+    )
 
     # ------------------------------------------------------------------
     # Computes / constraints
@@ -128,6 +167,44 @@ class XeroConnection(models.Model):
     def _compute_redirect_uri(self):
         for conn in self:
             conn.redirect_uri = conn.get_base_url() + OAUTH_CALLBACK_ROUTE
+
+    @api.depends("company_id", "app_id")
+    def _compute_webhook_url(self):
+        for conn in self:
+            if conn.app_id:
+                conn.webhook_url = conn.app_id.webhook_url
+            else:
+                conn.webhook_url = conn.get_base_url() + WEBHOOK_CONNECTION_URL % (
+                    conn.id or "<id>"
+                )
+
+    @api.depends("company_id")
+    def _compute_default_payment_journal_id(self):
+        for conn in self:
+            if conn.default_payment_journal_id.company_id == conn.company_id:
+                continue
+            conn.default_payment_journal_id = (
+                self.env["account.journal"]
+                .sudo()
+                .search(
+                    [("type", "=", "bank"), ("company_id", "=", conn.company_id.id)],
+                    order="sequence, id",
+                    limit=1,
+                )
+                .id
+            )
+
+    @api.depends("company_id")
+    def _compute_xero_failure_count(self):
+        counts = dict(
+            self.env["xero.failure"]._read_group(
+                [("connection_id", "in", self.ids), ("state", "in", ("open", "retrying"))],
+                ["connection_id"],
+                ["__count"],
+            )
+        )
+        for conn in self:
+            conn.xero_failure_count = counts.get(conn._origin, 0)
 
     @api.constrains("api_url", "token_url", "connections_url", "authorize_url")
     def _check_urls(self):
@@ -142,6 +219,16 @@ class XeroConnection(models.Model):
                             field=conn._fields[fname].string,
                         )
                     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        App = self.env["xero.app"]
+        return super().create([App._xero_connection_vals(v) for v in vals_list])
+
+    def write(self, vals):
+        if "client_id" in vals:
+            vals = self.env["xero.app"]._xero_connection_vals(vals)
+        return super().write(vals)
 
     # ------------------------------------------------------------------
     # Plain data for the pure layer
@@ -192,127 +279,17 @@ class XeroConnection(models.Model):
             cr.execute("SELECT id FROM xero_connection WHERE id = %s FOR NO KEY UPDATE", [self.id])
             yield self.with_env(self.env(cr=cr, su=True))
 
-    def _xero_save_token(self, token):
-        """Write a token pair on ``self`` (an env whose transaction the caller commits)."""
-        reconnected = self.tenant_id and self.state != "connected"
-        self.sudo().write(
-            {
-                "access_token": token["access_token"],
-                "refresh_token": token.get("refresh_token") or False,
-                "token_expires_at": token.get("expires_at") or time.time() + 1800,
-                "state": "connected" if self.tenant_id else self.state,
-                "last_error": False,
-            }
-        )
-        if reconnected:
-            self.env["xero.failure"]._xero_auth_restored(self)
-
-    def _xero_refresh(self, stale_token=None):
-        """Return a valid token, exchanging the refresh token at most once across workers.
-
-        Lock the row in a fresh transaction, re-read the tokens (another worker may already
-        have rotated them), refresh only if still stale, store the new pair and commit before
-        anyone else can use the old refresh token again.
-        """
-        self.ensure_one()
-        with self._xero_detached() as conn:
-            conn.invalidate_recordset()
-            current = self._xero_token_from_row(
-                {f: conn[f] for f in ("access_token", "refresh_token", "token_expires_at")}
-            )
-            if oauth.still_valid(current, stale_token):
-                return current
-            client_id, client_secret = conn._xero_credentials()
-            try:
-                new = oauth.renew(
-                    conn._xero_endpoints(),
-                    client_id,
-                    client_secret,
-                    current,
-                    custom=conn.auth_type == "custom",
-                )
-            except ReconnectRequired as exc:
-                conn.write({"state": "needs_reconnect", "last_error": exc.message})
-                try:
-                    with conn.env.cr.savepoint():
-                        conn.env["xero.failure"]._xero_auth_lost(conn)
-                except Exception:  # noqa: BLE001 - never lose the state change above
-                    _logger.exception("Xero connection %s: needs-reconnect hook failed", conn.id)
-                conn.env.cr.commit()
-                raise
-            conn._xero_save_token(new)
-        return new
-
     def _xero_client(self):
         """A pure-layer client bound to this connection's tenant and shared token state."""
         return self.env["xero.api"]._xero_client(self)
 
     # ------------------------------------------------------------------
-    # OAuth2 authorization-code flow
+    # Buttons (the services do the work)
     # ------------------------------------------------------------------
     def action_xero_connect(self):
+        """Xero's sign-in (OAuth), or a client-credentials grant for a custom connection."""
         self.ensure_one()
-        client_id, _secret = self._xero_credentials()
-        if self.auth_type == "custom":
-            return self._xero_connect_custom()
-        nonce = secrets.token_urlsafe(32)
-        self.sudo().oauth_state = nonce
-        url = oauth.authorization_url(self._xero_endpoints(), client_id, self.redirect_uri, nonce)
-        return {"type": "ir.actions.act_url", "url": url, "target": "self"}
-
-    def _xero_connect_custom(self):
-        client_id, client_secret = self._xero_credentials()
-        try:
-            token = oauth.client_credentials_token(self._xero_endpoints(), client_id, client_secret)
-            tenants = oauth.list_connections(self._xero_endpoints(), token["access_token"])
-        except XeroError as exc:
-            raise UserError(
-                self.env._("Xero connection %(name)s: %(msg)s", name=self.display_name, msg=exc)
-            ) from exc
-        self._xero_save_token(token)
-        return self._xero_bind_tenants(tenants)
-
-    def _xero_oauth_complete(self, code):
-        """Callback: exchange the code, store the pair, list and bind the organisation."""
-        self.ensure_one()
-        client_id, client_secret = self._xero_credentials()
-        endpoints = self._xero_endpoints()
-        token = oauth.exchange_code(endpoints, client_id, client_secret, code, self.redirect_uri)
-        self.sudo().oauth_state = False
-        self._xero_save_token(token)
-        tenants = oauth.list_connections(endpoints, token["access_token"])
-        return self._xero_bind_tenants(tenants)
-
-    def _xero_bind_tenants(self, tenants):
-        orgs = [
-            {"id": t["tenantId"], "name": t.get("tenantName") or t["tenantId"]}
-            for t in tenants
-            if t.get("tenantType", "ORGANISATION") == "ORGANISATION"
-        ]
-        if not orgs:
-            self.write(
-                {
-                    "state": "draft",
-                    "last_error": self.env._("The grant gives no Xero organisation."),
-                }
-            )
-            return False
-        current = [o for o in orgs if o["id"] == self.tenant_id]
-        if current or len(orgs) == 1:
-            org = (current or orgs)[0]
-            self.write(
-                {
-                    "tenant_id": org["id"],
-                    "tenant_name": org["name"],
-                    "available_tenant_ids": False,
-                    "state": "connected",
-                    "last_error": False,
-                }
-            )
-            self.env["xero.failure"]._xero_auth_restored(self)
-            return True
-        self.write({"available_tenant_ids": orgs, "state": "choose_tenant"})
-        return self.action_xero_choose_tenant()
+        return self.env["xero.oauth"]._xero_connect(self)
 
     def action_xero_choose_tenant(self):
         self.ensure_one()
@@ -324,9 +301,6 @@ class XeroConnection(models.Model):
             "context": {"default_connection_id": self.id},
         }
 
-    # ------------------------------------------------------------------
-    # Buttons
-    # ------------------------------------------------------------------
     def action_xero_test_connection(self):
         self.ensure_one()
         return self.env["xero.api"]._xero_test_connection(self)
@@ -337,59 +311,26 @@ class XeroConnection(models.Model):
         return self.env["xero.mapping.check"]._xero_check_mappings(self)
 
     def action_xero_disconnect(self):
-        """Revoke the grant at Xero, then forget the tokens. Xero not confirming the revocation
-        never keeps a connection connected: the tokens go all the same, and the user is told
-        (a sticky warning, and a note in the connection's chatter) to remove the app in Xero."""
-        # every call to Xero first, then the writes (no call to Xero under a row lock)
-        unrevoked = {conn: conn._xero_revoke_grant() for conn in self.sudo()}
-        for conn in self.sudo():
-            conn.write(
-                {
-                    "access_token": False,
-                    "refresh_token": False,
-                    "token_expires_at": 0.0,
-                    "state": "draft",
-                }
-            )
-        notes = []
-        for conn, error in unrevoked.items():
-            if error is None:
-                continue
-            note = self.env._(
-                "Disconnected from Xero, but Xero did not confirm that it revoked the grant "
-                "(%(error)s). The organisation may still list this app under its connected "
-                "apps in Xero: disconnect it there.",
-                error=error,
-            )
-            conn.message_post(body=note, message_type="comment", subtype_xmlid="mail.mt_note")
-            notes.append(self.env._("%(name)s: %(note)s", name=conn.display_name, note=note))
-        if not notes:
-            return True
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.env._("Disconnect"),
-                "message": "\n".join(notes),
-                "type": "warning",
-                "sticky": True,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        """Revoke the grant at Xero, then forget the tokens (see ``xero.oauth``)."""
+        return self.env["xero.oauth"]._xero_disconnect(self)
 
-    def _xero_revoke_grant(self):
-        """Revoke this connection's grant at Xero (its refresh token: Xero ends every
-        organisation's access through it and refuses that token from then on). Returns None
-        when revoked or when there is nothing to revoke (a custom connection, no refresh token),
-        else why it was not (an ``XeroError`` or ``UserError``)."""
+    def action_xero_generate_webhook_key(self):
+        """A random key (for xero-local and the demo; with real Xero, paste Xero's key)."""
         self.ensure_one()
-        conn = self.sudo()
-        if conn.auth_type == "custom" or not conn.refresh_token:
-            return None
-        try:
-            client_id, client_secret = conn._xero_credentials()
-            oauth.revoke_token(conn._xero_endpoints(), client_id, client_secret, conn.refresh_token)
-        except (XeroError, UserError) as exc:
-            _logger.warning("Xero connection %s: the grant was not revoked: %s", conn.id, exc)
-            return exc
-        return None
+        self.sudo().webhook_key = secrets.token_urlsafe(48)
+        return True
+
+    def action_xero_sync_payments(self):
+        """Have the payments cron run now and poll Xero whatever the interval says."""
+        return self.env["xero.payment.import"]._xero_sync_now(self)
+
+    def action_xero_drift_report(self):
+        self.ensure_one()
+        return self.env["xero.drift"]._xero_drift_report(self)
+
+    def action_xero_open_failures(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("casemgr_xero.xero_failure_action")
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {"search_default_open": 1}
+        return action

@@ -114,17 +114,3 @@ class XeroDrift(models.AbstractModel):
             "view_mode": "form",
             "target": "new",
         }
-
-
-class XeroConnection(models.Model):
-    """The connection's drift buttons and the daily cron's entry point (kept by name)."""
-
-    _inherit = "xero.connection"
-
-    @api.model
-    def _cron_xero_drift(self):
-        return self.env["xero.drift"]._cron_xero_drift()
-
-    def action_xero_drift_report(self):
-        self.ensure_one()
-        return self.env["xero.drift"]._xero_drift_report(self)

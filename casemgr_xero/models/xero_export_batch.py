@@ -178,10 +178,10 @@ class XeroExportBatch(models.AbstractModel):
                         if outcome is Outcome.TOTAL_MISMATCH:
                             # In Xero, with another total: sent (never send it again), and a
                             # drift card says by how much and why it may differ.
-                            failures = self.env["xero.failure"]
+                            filing = self.env["xero.export.filing"]
                             if tax_rates is _UNREAD:  # one read per batch, at its first mismatch
-                                tax_rates = failures._xero_tax_rates_by_type(client)
-                            drift = failures._xero_total_mismatch_message(
+                                tax_rates = filing._xero_tax_rates_by_type(client)
+                            drift = filing._xero_total_mismatch_message(
                                 conn, tax_rates, move, item.mismatch
                             )
                             results[move.id] = ExportOutcome("sent", item.xero_id, drift=drift)
@@ -273,8 +273,9 @@ class XeroExportBatch(models.AbstractModel):
         failures = env["xero.failure"]
         failures._xero_resolve("invoice_export", sent)
         dconn = conn.with_env(env)
-        failures._xero_report_sent({m: results[m.id] for m in sent}, dconn)
-        failures._xero_report_export({m: results[m.id] for m in failed}, dconn)
+        filing = env["xero.export.filing"]
+        filing._xero_report_sent({m: results[m.id] for m in sent}, dconn)
+        filing._xero_report_export({m: results[m.id] for m in failed}, dconn)
         bodies = {}
         for move in sent:
             url = XERO_WEB_INVOICE_URL % results[move.id].xero_id

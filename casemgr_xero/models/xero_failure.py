@@ -222,6 +222,10 @@ class XeroFailure(models.Model):
             "context": {"create": False},
         }
 
+    def action_xero_retry(self):
+        """Run the real flow behind each card again (``xero.failure.retry``)."""
+        return self.env["xero.failure.retry"]._xero_retry(self)
+
     def action_xero_ignore(self):
         self.write({"state": "ignored"})
         return True
@@ -305,32 +309,3 @@ class XeroFailure(models.Model):
                 "Deleted %s resolved/ignored Xero failures older than %s days", count, days
             )
         return count
-
-
-class XeroConnection(models.Model):
-    """The dashboard's counter on a connection: its open cards, and a button to them."""
-
-    _inherit = "xero.connection"
-
-    xero_failure_count = fields.Integer(
-        string="Open failures", compute="_compute_xero_failure_count"
-    )
-
-    @api.depends("company_id")
-    def _compute_xero_failure_count(self):
-        counts = dict(
-            self.env["xero.failure"]._read_group(
-                [("connection_id", "in", self.ids), ("state", "in", ("open", "retrying"))],
-                ["connection_id"],
-                ["__count"],
-            )
-        )
-        for conn in self:
-            conn.xero_failure_count = counts.get(conn._origin, 0)
-
-    def action_xero_open_failures(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("casemgr_xero.xero_failure_action")
-        action["domain"] = [("connection_id", "=", self.id)]
-        action["context"] = {"search_default_open": 1}
-        return action

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Retry on every dashboard card: the real flow behind each kind runs again."""
+"""Retry on every dashboard card (``xero.failure.retry``, the service behind the cards' Retry
+button): the real flow behind each kind runs again."""
 
 from casemgr_xero_core.errors import XeroError
 
@@ -7,10 +8,11 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 
 
-class XeroFailure(models.Model):
-    _inherit = "xero.failure"
+class XeroFailureRetry(models.AbstractModel):
+    _name = "xero.failure.retry"
+    _description = "Retry of Xero failure cards"
 
-    def action_xero_retry(self):
+    def _xero_retry(self, cards):
         """Run the real flow behind each card again (the same records, never a copy).
 
         * invoice export → the invoice goes back in the export queue (the cron sends it);
@@ -23,7 +25,7 @@ class XeroFailure(models.Model):
 
         A later success closes a card by itself (export, payment sync, drift check, reconnect).
         """
-        failures = self.filtered(lambda f: f.state in ("open", "retrying"))
+        failures = cards.filtered(lambda f: f.state in ("open", "retrying"))
         if not failures:
             raise UserError(self.env._("Retry: only open failures can be retried."))
         auth = failures.filtered(lambda f: f.kind == "auth")
@@ -36,13 +38,13 @@ class XeroFailure(models.Model):
                         name=auth[0].name,
                     )
                 )
-            return auth._xero_retry_auth()
+            return self._xero_retry_auth(auth)
         lines, skipped = [], []
         invoices = failures.filtered(
             lambda f: f.kind == "invoice_export" and f.res_model == "account.move"
         )
         if invoices:
-            done, skip = invoices._xero_retry_invoices()
+            done, skip = self._xero_retry_invoices(invoices)
             if done:
                 lines.append(self.env._("%s invoice(s) queued for Xero again.", len(done)))
             skipped += skip
@@ -59,7 +61,7 @@ class XeroFailure(models.Model):
                 continue
             handler = handlers.get(failure.kind)
             if handler:
-                line, skip = getattr(failure, handler)(record)
+                line, skip = getattr(self, handler)(failure, record)
             else:
                 line, skip = (
                     None,
@@ -86,9 +88,9 @@ class XeroFailure(models.Model):
             },
         }
 
-    def _xero_retry_invoices(self):
+    def _xero_retry_invoices(self, failures):
         """Put the invoices back in the export queue; return (retried failures, [reasons])."""
-        moves = self.env["account.move"].browse(self.mapped("res_id")).exists()
+        moves = failures.env["account.move"].browse(failures.mapped("res_id")).exists()
         queued, skipped = moves._xero_queue()
         reasons = []
         for reason, skipped_moves in skipped.items():
@@ -99,100 +101,100 @@ class XeroFailure(models.Model):
                     reason=reason,
                 )
             )
-        missing = self.filtered(lambda f: f.res_id not in moves.ids)
+        missing = failures.filtered(lambda f: f.res_id not in moves.ids)
         reasons += [self.env._("%s: the invoice no longer exists", f.name) for f in missing]
-        done = self.filtered(lambda f: f.res_id in queued.ids)
+        done = failures.filtered(lambda f: f.res_id in queued.ids)
         done.write({"state": "retrying"})
         return done, reasons
 
-    def _xero_retry_cause(self, record):
+    def _xero_retry_cause(self, card, record):
         """Mapping or contact card: is the cause fixed? Then send the invoices it blocked."""
-        self.ensure_one()
-        if self.kind == "mapping" and record._name == "account.tax":
-            mapped = self.env["xero.tax.mapping"].search_count(
-                [("connection_id", "=", self.connection_id.id), ("tax_id", "=", record.id)]
+        card.ensure_one()
+        if card.kind == "mapping" and record._name == "account.tax":
+            mapped = card.env["xero.tax.mapping"].search_count(
+                [("connection_id", "=", card.connection_id.id), ("tax_id", "=", record.id)]
             )
             if not mapped:
                 return None, self.env._(
                     "%(name)s: tax %(tax)s still has no Xero tax type; map it under "
                     "Invoicing > Configuration > Xero > Tax types first",
-                    name=self.name,
+                    name=card.name,
                     tax=record.display_name,
                 )
-        moves = self.move_ids.exists().filtered(lambda m: m.xero_state == "failed")
+        moves = card.move_ids.exists().filtered(lambda m: m.xero_state == "failed")
         queued, skipped = moves._xero_queue()
-        self.move_ids = [fields.Command.unlink(m.id) for m in self.move_ids - moves]
+        card.move_ids = [fields.Command.unlink(m.id) for m in card.move_ids - moves]
         if not queued:
-            if not self.move_ids:
-                self.state = "resolved"
-                return self.env._("%s: nothing is blocked any more.", self.name), None
+            if not card.move_ids:
+                card.state = "resolved"
+                return self.env._("%s: nothing is blocked any more.", card.name), None
             return None, self.env._(
-                "%(name)s: %(reasons)s", name=self.name, reasons=", ".join(skipped)
+                "%(name)s: %(reasons)s", name=card.name, reasons=", ".join(skipped)
             )
-        self.state = "retrying"
+        card.state = "retrying"
         return (
             self.env._(
-                "%(name)s: %(n)s invoice(s) queued for Xero.", name=self.name, n=len(queued)
+                "%(name)s: %(n)s invoice(s) queued for Xero.", name=card.name, n=len(queued)
             ),
             None,
         )
 
-    def _xero_retry_payment(self, record):
+    def _xero_retry_payment(self, card, record):
         """Read the invoice's payments in Xero again and mirror them now (the card closes on
         success; a temporary Xero error leaves it to the payments cron)."""
-        self.ensure_one()
-        conn = (self.connection_id or record.xero_connection_id).sudo()
+        card.ensure_one()
+        conn = (card.connection_id or record.xero_connection_id).sudo()
         if record._name != "account.move" or not record.xero_invoice_id or not conn:
-            return None, self.env._("%s: not an invoice in Xero", self.name)
+            return None, self.env._("%s: not an invoice in Xero", card.name)
         try:
-            self.env["xero.payment.reconcile"].sudo()._xero_sync_invoice_payments(
+            card.env["xero.payment.reconcile"].sudo()._xero_sync_invoice_payments(
                 conn, [record.xero_invoice_id]
             )
         except (XeroError, UserError) as exc:
-            self.state = "retrying"
-            self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
+            card.state = "retrying"
+            card.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
             return self.env._(
                 "%(name)s: Xero did not answer (%(msg)s); the payments cron will try again.",
-                name=self.name,
+                name=card.name,
                 msg=exc,
             ), None
-        self.invalidate_recordset(["state", "message"])
-        if self.state == "resolved":
-            return self.env._("%s: payments mirrored from Xero.", self.name), None
-        return None, self.env._("%(name)s: %(msg)s", name=self.name, msg=self.message)
+        card.invalidate_recordset(["state", "message"])
+        if card.state == "resolved":
+            return self.env._("%s: payments mirrored from Xero.", card.name), None
+        return None, self.env._("%(name)s: %(msg)s", name=card.name, msg=card.message)
 
-    def _xero_retry_drift(self, record):
+    def _xero_retry_drift(self, card, record):
         """Compare this invoice with Xero again now."""
-        self.ensure_one()
-        conn = (self.connection_id or record.xero_connection_id).sudo()
+        card.ensure_one()
+        conn = (card.connection_id or record.xero_connection_id).sudo()
         if record._name != "account.move" or not conn:
-            return None, self.env._("%s: not an invoice in Xero", self.name)
+            return None, self.env._("%s: not an invoice in Xero", card.name)
         try:
             differences, _checked = (
-                self.env["xero.drift"]
+                card.env["xero.drift"]
                 .with_company(conn.company_id)
                 ._xero_drift_differences(conn.with_company(conn.company_id), moves=record)
             )
         except (XeroError, UserError) as exc:
-            return None, self.env._("%(name)s: %(msg)s", name=self.name, msg=exc)
+            return None, self.env._("%(name)s: %(msg)s", name=card.name, msg=exc)
         if differences:
-            drift = self.env["xero.drift"]
+            drift = card.env["xero.drift"]
             message = "\n".join(drift._xero_difference_text(d) for _m, d in differences)
-            self._xero_report("drift", record, message, conn)
-            return None, self.env._("%(name)s: still differs: %(msg)s", name=self.name, msg=message)
-        self._xero_resolve("drift", record)
-        return self.env._("%s: matches Xero again.", self.name), None
+            card._xero_report("drift", record, message, conn)
+            return None, self.env._("%(name)s: still differs: %(msg)s", name=card.name, msg=message)
+        card._xero_resolve("drift", record)
+        return self.env._("%s: matches Xero again.", card.name), None
 
-    def _xero_retry_auth(self):
+    def _xero_retry_auth(self, card):
         """Reconnect: Xero's sign-in (OAuth) or a new client-credentials grant."""
-        self.ensure_one()
-        connection = self.connection_id
-        if not connection and self.res_model == "xero.connection":
-            connection = self._xero_record()
+        card.ensure_one()
+        connection = card.connection_id
+        if not connection and card.res_model == "xero.connection":
+            connection = card._xero_record()
         if not connection:
             raise UserError(
                 self.env._(
-                    "Xero failure %(name)s: its connection no longer exists.", name=self.name
+                    "Xero failure %(name)s: its connection no longer exists.", name=card.name
                 )
             )
         result = connection.action_xero_connect()

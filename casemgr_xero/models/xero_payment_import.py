@@ -13,7 +13,6 @@ Per connection, the payments cron:
 """
 
 import logging
-import secrets
 import time
 from datetime import timedelta
 
@@ -23,7 +22,7 @@ from casemgr_xero_core.payments import invoices_to_look_at
 from odoo import api, fields, models
 
 from .. import compat
-from ..const import PAYMENTS_RUN_LOCK, WEBHOOK_CONNECTION_URL
+from ..const import PAYMENTS_RUN_LOCK
 from ..transaction import ClaimLiveness, commit_batch
 
 _logger = logging.getLogger(__name__)
@@ -312,77 +311,10 @@ class XeroPaymentImport(models.AbstractModel):
         commit_batch(self.env)
         return state
 
-
-class XeroConnection(models.Model):
-    """What a connection needs to import payments: settings, webhook, the poll button."""
-
-    _inherit = "xero.connection"
-
-    payments_enabled = fields.Boolean(
-        string="Import payments", help="Mirror payments made in Xero as Odoo payments."
-    )
-    # The key and the URL are the Xero app's, shared by its connections (xero_app.py).
-    webhook_key = fields.Char(related="app_id.webhook_key", readonly=False, store=False)
-    webhook_url = fields.Char(compute="_compute_webhook_url")
-    payment_poll_interval = fields.Integer(
-        string="Poll interval (minutes)",
-        default=10,
-        help="How often the payments cron also asks Xero for payments changed since the last "
-        "poll (catches anything a webhook missed). 0 = at every run.",
-    )
-    last_payment_poll = fields.Datetime(copy=False, readonly=True)
-    payment_journal_ids = fields.One2many(
-        "xero.payment.journal", "connection_id", string="Payment journals"
-    )
-
-    default_payment_journal_id = fields.Many2one(
-        "account.journal",
-        string="Default payment journal",
-        compute="_compute_default_payment_journal_id",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain="[('type', '=', 'bank'), ('company_id', '=', company_id)]",
-        help="Payments made in Xero to a bank account with no mapping below are registered "
-        "in this journal (when its currency is the payment's). Set from the company's bank "
-        "journal: the only one, else the first.",
-    )
-
-    @api.depends("company_id", "app_id")
-    def _compute_webhook_url(self):
-        for conn in self:
-            if conn.app_id:
-                conn.webhook_url = conn.app_id.webhook_url
-            else:
-                conn.webhook_url = conn.get_base_url() + WEBHOOK_CONNECTION_URL % (
-                    conn.id or "<id>"
-                )
-
-    @api.depends("company_id")
-    def _compute_default_payment_journal_id(self):
-        for conn in self:
-            if conn.default_payment_journal_id.company_id == conn.company_id:
-                continue
-            conn.default_payment_journal_id = (
-                self.env["account.journal"]
-                .sudo()
-                .search(
-                    [("type", "=", "bank"), ("company_id", "=", conn.company_id.id)],
-                    order="sequence, id",
-                    limit=1,
-                )
-                .id
-            )
-
-    def action_xero_generate_webhook_key(self):
-        self.ensure_one()
-        self.sudo().webhook_key = secrets.token_urlsafe(48)
-        return True
-
-    def action_xero_sync_payments(self):
+    def _xero_sync_now(self, connections):
         """Have the payments cron run now and poll Xero whatever the interval says."""
         now = fields.Datetime.now()
-        for conn in self.sudo():
+        for conn in connections.sudo():
             due = now - timedelta(minutes=max(conn.payment_poll_interval or 0, 0))
             if conn.last_payment_poll and conn.last_payment_poll > due:
                 conn.last_payment_poll = due

@@ -191,13 +191,6 @@ class XeroWebhookEvent(models.Model):
         return len(inserted)
 
     # ------------------------------------------------------------------
-    # Cron (the service does the work; kept here for the cron's code and integrators)
-    # ------------------------------------------------------------------
-    @api.model
-    def _cron_xero_payments(self, force_poll=False):
-        return self.env["xero.payment.import"]._cron_xero_payments(force_poll=force_poll)
-
-    # ------------------------------------------------------------------
     # Buttons
     # ------------------------------------------------------------------
     def action_xero_retry(self):

@@ -1,5 +1,6 @@
 from . import test_xero_connection
 from . import test_export
+from . import test_export_data
 from . import test_bad_inputs
 from . import test_drift
 from . import test_security
@@ -17,3 +18,7 @@ from . import test_csv_export
 from . import test_i18n
 from . import test_compat
 from . import test_queue
+from . import test_payments_real
+from . import test_structure
+from . import test_transactions_real
+from . import test_webhook_receive

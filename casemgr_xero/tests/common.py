@@ -238,7 +238,7 @@ class XeroPaymentsMixin:
         assert move.currency_id.compare_amounts(move.amount_total, amount) == 0, move.amount_total
         move.action_xero_send()
         self.env.flush_all()
-        self.env["account.move"].sudo()._cron_xero_export()
+        self.env["xero.export"].sudo()._cron_xero_export()
         self.env.invalidate_all()
         assert (move.xero_state, move.xero_connection_id) == ("sent", conn), (
             move.xero_state,
@@ -265,7 +265,7 @@ class XeroPaymentsMixin:
 
     def _run(self, force_poll=False):
         self.env.flush_all()
-        self.env["xero.webhook.event"]._cron_xero_payments(force_poll=force_poll)
+        self.env["xero.payment.import"]._cron_xero_payments(force_poll=force_poll)
         self.env.invalidate_all()
 
     def _payments(self, move):

@@ -184,7 +184,7 @@ class XeroRealCursorCase(XeroPeerMixin, BaseCase):
 
     def _run_export(self):
         with self.registry.cursor() as cr:
-            self._env(cr)["account.move"]._cron_xero_export()
+            self._env(cr)["xero.export"]._cron_xero_export()
 
     def _second_organisation(self, move_ids, tenant_id, state="queued"):
         """A second organisation (company, connection, tenant) that takes ``move_ids``, in

@@ -25,7 +25,7 @@ class TestXeroBadInputs(XeroTestCommon):
         moves = self.env["account.move"].create(vals_list)
         moves.action_post()
         moves.action_xero_send()
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
         return moves
 
@@ -105,7 +105,7 @@ class TestXeroBadInputs(XeroTestCommon):
             path_prefix=INVOICES,
         )
         moves.action_xero_send()
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
         self._assert_failed_alone(moves, bad, ["currency XYZ is not set up"])
 
@@ -130,7 +130,7 @@ class TestXeroBadInputs(XeroTestCommon):
             "someone-else",
         )
         moves.action_xero_send()
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
         self.assertEqual(taken.xero_state, "failed")
         self.assertIn("already used in Xero", taken.xero_error)

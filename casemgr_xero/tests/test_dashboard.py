@@ -49,7 +49,7 @@ class TestXeroDashboard(XeroTestCommon):
         return move
 
     def _run_cron(self):
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
 
     def _failure_of(self, record, kind="invoice_export"):
@@ -291,7 +291,7 @@ class TestXeroDashboard(XeroTestCommon):
         )
         for _attempt in range(2):
             try:
-                self.connection._xero_refresh()
+                self.env["xero.oauth"]._xero_refresh(self.connection)
                 self.fail("ReconnectRequired expected")
             except ReconnectRequired as exc:
                 self.assertTrue(exc.message, "the reason is kept for the user")
@@ -315,7 +315,7 @@ class TestXeroDashboard(XeroTestCommon):
         self.assertIn("/identity/connect/authorize", action["url"])
         # Signing in again resolves the card and closes the to-dos.
         self.connection.sudo().oauth_state = "NONCE"
-        self.connection._xero_oauth_complete("AUTH-CODE")
+        self.env["xero.oauth"]._xero_complete(self.connection, "AUTH-CODE")
         self.env.invalidate_all()
         self.assertEqual(self.connection.state, "connected")
         self.assertEqual(failure.state, "resolved")

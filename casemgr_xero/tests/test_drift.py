@@ -24,7 +24,7 @@ class TestXeroDrift(XeroTestCommon):
         )
         moves.action_post()
         moves.action_xero_send()
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
         self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
         return moves
@@ -58,18 +58,18 @@ class TestXeroDrift(XeroTestCommon):
         self.assertIn("total", wizard.line_ids.mapped("field"))
         self.assertTrue(wizard.line_ids[0].xero_url)
 
-        self.env["xero.connection"]._cron_xero_drift()
+        self.env["xero.drift"]._cron_xero_drift()
         failures = self.env["xero.failure"].search([("kind", "=", "drift")])
         self.assertEqual(failures.mapped("res_id"), [changed.id])
         self.assertIn("total differs", failures.message)
         # Running it again bumps the same card rather than adding one.
-        self.env["xero.connection"]._cron_xero_drift()
+        self.env["xero.drift"]._cron_xero_drift()
         failures = self.env["xero.failure"].search([("kind", "=", "drift")])
         self.assertEqual(len(failures), 1)
         self.assertEqual(failures.attempts, 2)
         # Put it right in Xero: the next check resolves the card.
         self._change_amount_in_xero(changed, changed.amount_untaxed)
-        self.env["xero.connection"]._cron_xero_drift()
+        self.env["xero.drift"]._cron_xero_drift()
         self.assertEqual(failures.state, "resolved")
 
     def test_no_drift_when_equal(self):

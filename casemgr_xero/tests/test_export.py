@@ -3,130 +3,19 @@ import json
 import threading
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 from casemgr_xero_testing.openapi import require_spec, validate
 
-from odoo import Command, fields
+from odoo import fields
 from odoo.tests import Form, tagged
 
 from ..hooks import STOPPING
-from .common import API, XeroTestCommon
-
-INVOICES = API + "/Invoices"
+from .common import API
+from .common_export import INVOICES, XeroExportCommon
 
 
 @tagged("post_install", "-at_install")
-class TestXeroExport(XeroTestCommon):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.eur = cls.setup_other_currency("EUR", rates=[("2019-01-01", 1.5)])
-        cls._xero_map_tax()
-        cls._xero_map_tax(cls.tax_sale_b, "OUTPUT2")
-        cls.customers = cls.env["res.partner"].create(
-            [{"name": f"Client {i:03d}", "email": f"client{i}@example.com"} for i in range(10)]
-        )
-        cls.cron = cls.env.ref("casemgr_xero.ir_cron_xero_export")
-
-    # ------------------------------------------------------------------ helpers
-    def _invoices(self, count, post=True, bad_discount_at=None, **extra):
-        vals_list = []
-        for i in range(count):
-            lines = [
-                Command.create({"display_type": "line_section", "name": "Professional fees"}),
-                Command.create(
-                    {
-                        "product_id": self.product_a.id,
-                        "name": f"Attendance on client, matter {i}",
-                        "quantity": 2.5,
-                        "price_unit": 180.0,
-                        "tax_ids": [Command.set(self.tax_sale_a.ids)],
-                    }
-                ),
-                Command.create(
-                    {
-                        "product_id": self.product_b.id,
-                        "name": "Disbursement: court filing fee",
-                        "quantity": 1,
-                        "price_unit": 99.99,
-                        "discount": 10.0,
-                        "tax_ids": [Command.set(self.tax_sale_b.ids)],
-                    }
-                ),
-                Command.create({"display_type": "line_note", "name": "Thank you."}),
-            ]
-            if bad_discount_at == i:
-                # Odoo rounds 0.075 half-up to 0.08; Xero's own line maths gives 0.07.
-                lines.append(
-                    Command.create(
-                        {
-                            "product_id": self.product_a.id,
-                            "name": "Rounding edge",
-                            "quantity": 1,
-                            "price_unit": 0.15,
-                            "discount": 50.0,
-                            "tax_ids": [Command.set(self.tax_sale_a.ids)],
-                        }
-                    )
-                )
-            vals_list.append(
-                {
-                    "move_type": "out_invoice",
-                    "partner_id": self.customers[i % len(self.customers)].id,
-                    "invoice_date": "2019-01-01",
-                    "currency_id": (self.eur if i % 4 == 3 else self.env.company.currency_id).id,
-                    "invoice_line_ids": lines,
-                    **extra,
-                }
-            )
-        moves = self.env["account.move"].create(vals_list)
-        if post:
-            moves.action_post()
-        return moves
-
-    def _run_cron(self):
-        self.env["account.move"]._cron_xero_export()
-        self.env.invalidate_all()
-
-    def _xero_invoices(self):
-        return self.xero_local.invoices()
-
-    def _assert_matches_xero(self, moves):
-        contacts = {c["ContactID"]: c for c in self.xero_local.state()["contacts"]}
-        by_number = {}
-        for inv in self._xero_invoices():
-            by_number.setdefault(inv["InvoiceNumber"], []).append(inv)
-        for move in moves:
-            found = by_number.get(move.name, [])
-            self.assertEqual(len(found), 1, f"{move.name} must be in Xero exactly once")
-            xinv = found[0]
-            self.assertEqual(xinv["InvoiceID"], move.xero_invoice_id)
-            self.assertEqual(xinv["CurrencyCode"], move.currency_id.name)
-            self.assertEqual(xinv["Status"], "AUTHORISED")
-            contact = move.partner_id.commercial_partner_id
-            self.assertEqual(contacts[xinv["Contact"]["ContactID"]]["Name"], contact.name)
-            product_lines = move.invoice_line_ids.filtered(
-                lambda line: line.display_type == "product"
-            )
-            xlines = [li for li in xinv["LineItems"] if li.get("AccountCode")]
-            self.assertEqual(len(xlines), len(product_lines))
-            self.assertEqual(len(xinv["LineItems"]), len(move.invoice_line_ids))
-            for line, xline in zip(product_lines.sorted("sequence"), xlines, strict=True):
-                self.assertEqual(xline["Description"], line.name)
-                self.assertAlmostEqual(xline["Quantity"], line.quantity)
-                self.assertAlmostEqual(xline["UnitAmount"], line.price_unit)
-                self.assertAlmostEqual(xline["LineAmount"], line.price_subtotal)
-                self.assertEqual(xline["AccountCode"], line.account_id.code)
-                self.assertEqual(
-                    xline["TaxType"], "OUTPUT" if line.tax_ids == self.tax_sale_a else "OUTPUT2"
-                )
-            subtotal = sum(li["LineAmount"] for li in xinv["LineItems"])
-            self.assertAlmostEqual(subtotal, move.amount_untaxed, places=2)
-            if move.currency_id == self.eur:
-                self.assertAlmostEqual(xinv["CurrencyRate"], move.invoice_currency_rate)
-                self.assertNotEqual(xinv["CurrencyRate"], 1.0)
-
+class TestXeroExport(XeroExportCommon):
     # ------------------------------------------------------------------ tests
     def test_send_queues_and_cron_exports_120_in_3_calls(self):
         moves = self._invoices(120)
@@ -303,86 +192,6 @@ class TestXeroExport(XeroTestCommon):
         self.assertEqual(len(self.xero_local.state()["contacts"]), contacts, "caches were warm")
         self.assertLessEqual(big_queries, small_queries + 15, (small_queries, big_queries))
 
-    def test_payload_amounts_are_decimal_exact(self):
-        moves = self._invoices(1)
-        moves.action_xero_send()
-        self._run_cron()
-        req = next(r for r in self.proxy.requests if r.method == "PUT")
-        line = json.loads(req.body)["Invoices"][0]["LineItems"][2]
-        self.assertEqual(Decimal(str(line["UnitAmount"])), Decimal("99.99"))
-        self.assertEqual(Decimal(str(line["DiscountRate"])), Decimal("10"))
-        self.assertEqual(Decimal(str(line["LineAmount"])), Decimal("89.99"))
-
-    def test_tracking_from_analytic_distribution(self):
-        plan = self.env["account.analytic.plan"].create({"name": "Matters"})
-        matter = self.env["account.analytic.account"].create(
-            {"name": "Smith v Jones", "plan_id": plan.id}
-        )
-        self.env["xero.tracking.mapping"].create(
-            {"connection_id": self.connection.id, "plan_id": plan.id, "xero_category": "Matter"}
-        )
-        move = self._invoices(1, post=False)
-        move.invoice_line_ids.filtered(lambda line: line.display_type == "product")[0].write(
-            {"analytic_distribution": {str(matter.id): 100}}
-        )
-        move.action_post()
-        move.action_xero_send()
-        self._run_cron()
-        self.assertEqual(move.xero_state, "sent")
-        req = next(r for r in self.proxy.requests if r.method == "PUT")
-        lines = json.loads(req.body)["Invoices"][0]["LineItems"]
-        self.assertEqual(lines[1]["Tracking"], [{"Name": "Matter", "Option": "Smith v Jones"}])
-        self.assertNotIn("Tracking", lines[2])
-
-    def test_unmapped_tax_fails_with_a_clear_message_and_sends_the_rest(self):
-        self.env["xero.tax.mapping"].search([("tax_id", "=", self.tax_sale_b.id)]).unlink()
-        moves = self._invoices(3)
-        moves.action_xero_send()
-        self._run_cron()
-        self.assertEqual(set(moves.mapped("xero_state")), {"failed"})
-        self.assertIn("has no Xero tax type", moves[0].xero_error)
-        self.assertIn(moves[0].name, moves[0].xero_error)
-        self.assertEqual(self.proxy.count("PUT", INVOICES), 0, "nothing half-sent")
-
-    def test_check_mappings_against_the_organisation(self):
-        self.env["xero.account.mapping"].create(
-            {
-                "connection_id": self.connection.id,
-                "account_id": self.company_data["default_account_revenue"].id,
-                "xero_account_code": "999",
-            }
-        )
-        # xero-local has no /Accounts or /TaxRates: the check says what it could not check.
-        action = self.connection.action_xero_check_mappings()
-        self.assertIn("not checked", action["params"]["message"])
-        # A peer that lists them: the missing account code is named.
-        self.proxy.respond(
-            200,
-            json.dumps({"Accounts": [{"Code": "200", "Status": "ACTIVE"}]}),
-            {"Content-Type": "application/json"},
-            method="GET",
-            path_prefix=API + "/Accounts",
-        )
-        self.proxy.respond(
-            200,
-            json.dumps(
-                {
-                    "TaxRates": [
-                        {"TaxType": "OUTPUT", "Status": "ACTIVE"},
-                        {"TaxType": "OUTPUT2", "Status": "ACTIVE"},
-                    ]
-                }
-            ),
-            {"Content-Type": "application/json"},
-            method="GET",
-            path_prefix=API + "/TaxRates",
-        )
-        action = self.connection.action_xero_check_mappings()
-        message = action["params"]["message"]
-        self.assertIn("'999'", message)
-        self.assertNotIn("OUTPUT", message)
-        self.assertEqual(action["params"]["type"], "warning")
-
     def test_credit_note_exported_then_allocation_reported_where_peer_cannot(self):
         invoice = self._invoices(1)
         invoice.action_xero_send()
@@ -457,43 +266,6 @@ class TestXeroExport(XeroTestCommon):
         run = export._xero_export_connection(self.connection, 20, self.cron, time.monotonic() + 30)
         self.assertEqual(run, (60, False))
         self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
-
-    def test_contacts_matched_by_number_email_then_name_never_shared(self):
-        client = self.connection._xero_client()
-        existing = client.create_contacts(
-            [
-                {"Name": "Old Name Pty", "EmailAddress": "client1@example.com"},
-                {"Name": "Client 002"},
-            ]
-        )
-        self.assertTrue(all(r.ok for r in existing))
-        moves = self._invoices(3)  # customers Client 000, 001, 002
-        moves.action_xero_send()
-        self._run_cron()
-        binding = {
-            b.partner_id: b.xero_contact_id
-            for b in self.env["xero.contact"].search(
-                [("connection_id", "=", self.connection.id), ("partner_id", "!=", False)]
-            )
-        }
-        # Client 001 shares the e-mail of an existing Xero contact: bound to it, not duplicated.
-        self.assertEqual(binding[self.customers[1]], existing[0].xero_id)
-        # Client 002 has the same name as an existing contact: bound to it.
-        self.assertEqual(binding[self.customers[2]], existing[1].xero_id)
-        # Client 000 is new: created once.
-        contacts = self.xero_local.state()["contacts"]
-        self.assertEqual(len(contacts), 3)
-        self.assertEqual(len(set(binding.values())), 3)
-        # A second partner with the very same name gets its own contact, not a shared one.
-        twin = self.env["res.partner"].create({"name": "Client 002"})
-        move = self._invoices(1, post=False)
-        move.partner_id = twin
-        move.action_post()
-        move.action_xero_send()
-        self._run_cron()
-        twin_binding = self.env["xero.contact"].search([("partner_id", "=", twin.id)])
-        self.assertTrue(twin_binding)
-        self.assertNotEqual(twin_binding.xero_contact_id, existing[1].xero_id)
 
     def test_server_errors_and_read_timeouts_never_duplicate(self):
         moves = self._invoices(100)

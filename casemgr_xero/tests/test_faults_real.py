@@ -27,7 +27,7 @@ from odoo.modules.registry import Registry
 odoo.tools.config.parse_config(["-c", sys.argv[1], "--log-level", "warn"])
 registry = Registry(sys.argv[2])
 with registry.cursor() as cr:
-    api.Environment(cr, SUPERUSER_ID, {})["account.move"]._cron_xero_export()
+    api.Environment(cr, SUPERUSER_ID, {})["xero.export"]._cron_xero_export()
 print("WORKER DONE", flush=True)
 """
 
@@ -57,7 +57,7 @@ class TestXeroFaultsReal(XeroRealCursorCase):
             try:
                 barrier.wait(30)
                 with self.registry.cursor() as cr:
-                    self._env(cr)["account.move"]._cron_xero_export(max_batches=1)
+                    self._env(cr)["xero.export"]._cron_xero_export(max_batches=1)
                     # A worker takes one batch per run here, then runs again, like a cron
                     # re-triggered by itself: the two interleave on the queue.
                 while True:
@@ -69,7 +69,7 @@ class TestXeroFaultsReal(XeroRealCursorCase):
                         )
                         if not cr.fetchone()[0]:
                             break
-                        self._env(cr)["account.move"]._cron_xero_export(max_batches=1)
+                        self._env(cr)["xero.export"]._cron_xero_export(max_batches=1)
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 errors.append(exc)
 

@@ -92,7 +92,7 @@ class TestXeroHealth(XeroTestCommon):
 
     def _export(self, moves):
         moves.action_xero_send()
-        self.env["account.move"].sudo()._cron_xero_export()
+        self.env["xero.export"].sudo()._cron_xero_export()
         self.env.invalidate_all()
 
     def _store_event(self, conn, resource_id, received_at):

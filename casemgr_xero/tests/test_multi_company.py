@@ -108,7 +108,7 @@ class TestXeroMultiCompany(XeroTestCommon):
 
     def _run_cron(self):
         # The cron runs as the superuser, across companies.
-        self.env["account.move"].sudo()._cron_xero_export()
+        self.env["xero.export"].sudo()._cron_xero_export()
         self.env.invalidate_all()
 
     def _tenant_numbers(self, conn, numbers):
@@ -131,7 +131,7 @@ class TestXeroMultiCompany(XeroTestCommon):
         cron_env = api.Environment(self.cr, SUPERUSER_ID, {})
         cron_env.invalidate_all()
         self.assertNotEqual(cron_env.company, self.company_b)
-        cron_env["account.move"]._cron_xero_export()
+        cron_env["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
         self.assertEqual(
             set(moves_b.mapped("xero_state")),
@@ -280,7 +280,7 @@ class TestXeroMultiCompany(XeroTestCommon):
         # Delivered to B's endpoint: B's invoice is paid, A's stays untouched.
         Event._xero_store_events(self.connection_b.id, self.company_b.id, parse_events(body))
         self.env.flush_all()
-        Event._cron_xero_payments()
+        self.env["xero.payment.import"].sudo()._cron_xero_payments()
         self.env.invalidate_all()
         self.assertIn(moves_b.payment_state, ("paid", "in_payment"))
         self.assertEqual(moves_a.payment_state, "not_paid")

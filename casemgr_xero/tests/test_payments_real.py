@@ -71,7 +71,7 @@ class TestXeroPaymentsReal(XeroRealCursorCase):
 
     def _run_payments(self, force_poll=False):
         with self.registry.cursor() as cr:
-            self._env(cr)["xero.webhook.event"]._cron_xero_payments(force_poll=force_poll)
+            self._env(cr)["xero.payment.import"]._cron_xero_payments(force_poll=force_poll)
 
     def _payments_of(self, payment_id):
         with self.registry.cursor() as cr:

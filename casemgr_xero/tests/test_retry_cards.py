@@ -42,13 +42,13 @@ class TestXeroRetryCards(XeroPaymentsMixin, XeroTestCommon):
         # As ir.cron runs it: the superuser in the main company (not the test company), with
         # an empty cache; the export reads each invoice in its own company.
         env = self._fresh_env()
-        env["account.move"]._cron_xero_export()
+        env["xero.export"]._cron_xero_export()
         env.flush_all()
         self.env.invalidate_all()
 
     def _run_payments(self):
         env = self._fresh_env()
-        env["xero.webhook.event"]._cron_xero_payments(force_poll=True)
+        env["xero.payment.import"]._cron_xero_payments(force_poll=True)
         env.flush_all()
         self.env.invalidate_all()
 

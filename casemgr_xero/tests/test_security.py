@@ -90,8 +90,8 @@ class TestXeroSecurity(XeroTestCommon):
         try:
             # A refresh, a dropped connection (warning path) and a full export.
             self.proxy.drop_after_forward("PUT", API + "/Invoices")
-            self.env["account.move"]._cron_xero_export()
-            self.env["account.move"]._cron_xero_export()
+            self.env["xero.export"]._cron_xero_export()
+            self.env["xero.export"]._cron_xero_export()
             # An authentication failure (error path).
             self._xero_expire_token(self.connection)
             self.proxy.respond(
@@ -145,6 +145,6 @@ class TestXeroSecurity(XeroTestCommon):
         for query in get_neutralization_queries(["casemgr_xero"]):
             self.env.cr.execute(query)
         self.env.invalidate_all()
-        self.env["account.move"]._cron_xero_export()
+        self.env["xero.export"]._cron_xero_export()
         self.assertEqual(self.proxy.count(), 0)
         self.assertEqual(set(moves.mapped("xero_state")), {"queued"})

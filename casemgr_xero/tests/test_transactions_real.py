@@ -152,7 +152,7 @@ class TestXeroTransactionsReal(XeroRealCursorCase):
 
     def _run_drift(self):
         with self.registry.cursor() as cr:
-            self._env(cr)["xero.connection"]._cron_xero_drift()
+            self._env(cr)["xero.drift"]._cron_xero_drift()
 
     def _drift_cards(self, move_ids):
         with self.registry.cursor() as cr:

@@ -78,7 +78,7 @@ class TestXeroWebhookApp(XeroPaymentsMixin, XeroHttpTestCommon):
         self.env.flush_all()
         self.env.invalidate_all()
         env = api.Environment(self.env.cr, SUPERUSER_ID, {})
-        env["xero.webhook.event"]._cron_xero_payments()
+        env["xero.payment.import"]._cron_xero_payments()
         env.flush_all()
         self.env.invalidate_all()
 

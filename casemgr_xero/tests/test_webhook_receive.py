@@ -231,7 +231,7 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
             return result
 
         self.patch(XeroPaymentImport, "_xero_run", run_and_store)
-        self.env["xero.webhook.event"]._cron_xero_payments()
+        self.env["xero.payment.import"]._cron_xero_payments()
         return calls
 
     def test_a_run_takes_the_events_stored_while_it_works(self):
@@ -257,7 +257,7 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
             self.connection, fields.Datetime.now() + timedelta(seconds=30)
         )
         before = self._due_triggers()
-        self.env["xero.webhook.event"]._cron_xero_payments()
+        self.env["xero.payment.import"]._cron_xero_payments()
         self.assertEqual(self._stored().state, "new")
         self.assertEqual(self._due_triggers(), before)
 
@@ -271,5 +271,5 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
             )
             with self.assertRaises(LockNotAvailable), self.env.cr.savepoint():
                 self.env.cr.execute("SET LOCAL lock_timeout = '300ms'")
-                self.env["xero.webhook.event"]._cron_xero_payments()
+                self.env["xero.payment.import"]._cron_xero_payments()
             delivery_cr.rollback()

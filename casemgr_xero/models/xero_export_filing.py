@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""How the export files its failures: one card per cause (an unmapped tax, a contact Xero
-refused) listing the invoices it blocks, and a drift card for an invoice Xero holds with
-another total."""
+"""How the export files its failures (``xero.export.filing``, a service on ``xero.failure``):
+one card per cause (an unmapped tax, a contact Xero refused) listing the invoices it blocks,
+and a drift card for an invoice Xero holds with another total."""
 
 from decimal import Decimal
 
@@ -13,17 +13,16 @@ from odoo.tools import formatLang
 CAUSE_KINDS = ("mapping", "contact")
 
 
-class XeroFailure(models.Model):
-    _inherit = "xero.failure"
+class XeroExportFiling(models.AbstractModel):
+    _name = "xero.export.filing"
+    _description = "Xero failures filed by the export (cause cards, sent with a difference)"
 
-    # ------------------------------------------------------------------
-    # Filing from the export (cause cards, sent-with-a-difference)
-    # ------------------------------------------------------------------
     @api.model
     def _xero_report_export(self, outcomes, connection):
         """Xero refused (or we did not send) these invoices ({move: ExportOutcome}): one card
         per cause (unmapped tax, contact) listing every invoice it blocks (bumped once per run,
         not once per invoice), and an invoice's own card only for its other problems."""
+        Failure = self.env["xero.failure"]
         by_cause = {}
         for move, outcome in outcomes.items():
             for line in outcome.lines:
@@ -35,23 +34,23 @@ class XeroFailure(models.Model):
             kind = cause.kind
             record = self.env[cause.model].browse(cause.res_id)
             text = self._xero_cause_text(kind, record, text)
-            card = self._xero_report(kind, record, text, connection)
+            card = Failure._xero_report(kind, record, text, connection)
             if card.state == "ignored":
                 continue
             if card.attempts == 1 and card.name == record.display_name:
                 card.name = self._xero_cause_title(kind, record)
             card.move_ids = [fields.Command.link(m.id) for m in moves]
             for move in moves:
-                cards[move] = cards.get(move, self.browse()) | card
-        result = self.browse()
+                cards[move] = cards.get(move, Failure.browse()) | card
+        result = Failure.browse()
         for move, outcome in outcomes.items():
-            keep = cards.get(move, self.browse())
+            keep = cards.get(move, Failure.browse())
             self._xero_release_moves(move, keep)
             result |= keep
             if outcome.causes and not outcome.uncaused:
-                self._xero_resolve("invoice_export", move, connection)
+                Failure._xero_resolve("invoice_export", move, connection)
             else:
-                result |= self._xero_report("invoice_export", move, outcome.message, connection)
+                result |= Failure._xero_report("invoice_export", move, outcome.message, connection)
         return result
 
     def _xero_cause_title(self, kind, record):
@@ -83,13 +82,14 @@ class XeroFailure(models.Model):
     def _xero_release_moves(self, moves, keep=None):
         """``moves`` are no longer blocked by the cause cards other than ``keep``: take them off
         those cards; a card left with no invoice is resolved."""
-        cards = self.sudo().search(
+        Failure = self.env["xero.failure"]
+        cards = Failure.sudo().search(
             [
                 ("kind", "in", CAUSE_KINDS),
                 ("move_ids", "in", moves.ids),
                 ("state", "in", ("open", "retrying")),
             ]
-        ) - (keep or self.browse())
+        ) - (keep or Failure.browse())
         for card in cards:
             card.move_ids = [fields.Command.unlink(m.id) for m in moves]
             if not card.move_ids:
@@ -102,7 +102,7 @@ class XeroFailure(models.Model):
         self._xero_release_moves(self.env["account.move"].union(*outcomes))
         for move, outcome in outcomes.items():
             if outcome.drift:
-                self._xero_report("drift", move, outcome.drift, connection)
+                self.env["xero.failure"]._xero_report("drift", move, outcome.drift, connection)
 
     @api.model
     def _xero_tax_rates_by_type(self, client):
