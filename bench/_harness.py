@@ -240,7 +240,7 @@ def run_cron_until_done(registry, max_wait=900, stats=None):
                 [cron.id],
             )
             q0 = odoo.sql_db.sql_counter
-            env["account.move"]._cron_xero_export()
+            env["xero.export"]._cron_xero_export()
             if stats is not None:
                 stats["queries"] = stats.get("queries", 0) + odoo.sql_db.sql_counter - q0
             runs += 1
