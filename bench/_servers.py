@@ -2,7 +2,6 @@
 one server (``Server``) or several on one database (``Cluster``), and what the benches read of
 their processes (which of them hold an export claim, their peak RSS)."""
 
-import importlib.util
 import os
 import signal
 import socket
@@ -32,6 +31,28 @@ def free_port(lo=18000, hi=18999, avoid=()):
     raise RuntimeError(f"no free port in {lo}-{hi}")
 
 
+SHIM = (
+    "from importlib.metadata import entry_points\n\n\n"
+    "def iter_entry_points(group, name=None):\n"
+    "    return [e for e in entry_points(group=group) if name in (None, e.name)]\n"
+)
+
+
+def server_env():
+    """The environment of every Odoo server a bench starts: ``xero_core`` importable, and a
+    ``pkg_resources`` shim first on the path. The prefork master always spawns a gevent
+    process; gevent loads its plugins through ``pkg_resources``, which is absent on some
+    machines and, where present (``/opt/odoo-venv/*`` here, setuptools 84), raises
+    DistributionNotFound for 'zope.interface' though it is installed. Either way that process
+    dies and is respawned every second (a whole Odoo import each time, about half a core, and a
+    connection to PostgreSQL), eating the CPU the bench measures (docs/NOTES.md)."""
+    shim = h.REPO / ".cache" / "bench-shim"
+    shim.mkdir(parents=True, exist_ok=True)
+    (shim / "pkg_resources.py").write_text(SHIM)
+    paths = [str(h.REPO / "xero_core"), str(shim)]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+
+
 class Server:
     """One prefork Odoo server (``args.workers`` HTTP workers, ``args.cron_threads`` cron
     workers) on ``db``, on ports of its own (none of ``avoid``), logging into ``log``."""
@@ -58,8 +79,6 @@ class Server:
             h.CONF,
             "-d",
             self.db,
-            "--db-filter",
-            f"^{self.db}$",
             "--http-interface",
             "127.0.0.1",
             "--http-port",
@@ -75,20 +94,7 @@ class Server:
         ]
 
     def start(self):
-        paths = [str(h.REPO / "xero_core")]
-        if importlib.util.find_spec("pkg_resources") is None:
-            # The prefork master always spawns a gevent process; this machine's gevent imports
-            # pkg_resources (setuptools), absent here: without this shim it dies and is
-            # respawned every second, eating the CPU the bench measures.
-            shim = h.REPO / ".cache" / "bench-shim"
-            shim.mkdir(parents=True, exist_ok=True)
-            (shim / "pkg_resources.py").write_text(
-                "from importlib.metadata import entry_points\n\n\n"
-                "def iter_entry_points(group, name=None):\n"
-                "    return [e for e in entry_points(group=group) if name in (None, e.name)]\n"
-            )
-            paths.append(str(shim))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+        env = server_env()
         self.proc = subprocess.Popen(
             self.cmd(),
             env=env,

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import socket
 import statistics
 import subprocess
@@ -26,6 +25,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import _harness as h
+from _cpu import cpu_line, cpu_snapshot
+from _servers import server_env
 from casemgr_xero_testing.webhook import build_event, build_payload, signed_post
 
 KEY = "bench-webhook-key"
@@ -65,84 +66,6 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-# ---------------------------------------------------------------- CPU accounting (Linux /proc)
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid):
-    """(parent pid, own CPU seconds, reaped children's CPU seconds) of a process, or None."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    ppid, utime, stime, cutime, cstime = (int(fields[i]) for i in (1, 11, 12, 13, 14))
-    return ppid, (utime + stime) / _TICK, (cutime + cstime) / _TICK
-
-
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def cpu_snapshot(odoo_pid, pg_port, xl_pid):
-    """CPU seconds so far of the process trees that serve the burst: Odoo (master, HTTP and
-    cron workers), PostgreSQL (its postmaster's tree: backends, also the short-lived ones it
-    reaped), the Xero emulator, the bench itself (its clients and the Xero proxy), and the
-    whole machine (every core, other users' processes included)."""
-    stats = {int(d): _stat(d) for d in os.listdir("/proc") if d.isdigit()}
-    stats = {pid: st for pid, st in stats.items() if st}
-    children = {}
-    for pid, (ppid, _own, _reaped) in stats.items():
-        children.setdefault(ppid, []).append(pid)
-
-    def tree(root):
-        if root not in stats:
-            return 0.0
-        total, todo = stats[root][2], list(children.get(root, ()))
-        total += stats[root][1]
-        while todo:
-            pid = todo.pop()
-            total += stats[pid][1] + stats[pid][2]
-            todo.extend(children.get(pid, ()))
-        return total
-
-    postmaster = next(  # backends are titled "postgres: user db …", without -p
-        (
-            pid
-            for pid in stats
-            if "postgres -D" in _cmdline(pid) and f"-p {pg_port} " in _cmdline(pid)
-        ),
-        None,
-    )
-    with open("/proc/stat") as f:
-        cpu = [int(x) for x in f.readline().split()[1:]]
-    busy = (sum(cpu) - cpu[3] - cpu[4]) / _TICK  # all but idle and iowait
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "Odoo": tree(odoo_pid),
-        "PostgreSQL": tree(postmaster) if postmaster else 0.0,
-        "Xero emulator": tree(xl_pid) if xl_pid else 0.0,
-        "bench clients + Xero proxy": own.ru_utime + own.ru_stime,
-        "machine": busy,
-    }
-
-
-def cpu_line(before, after, requests):
-    d = {k: after[k] - before[k] for k in before}
-    ours = sum(v for k, v in d.items() if k != "machine")
-    parts = ", ".join(
-        f"{k} {d[k]:.1f}s ({d[k] * 1000 / requests:.1f} ms/request)" for k in d if k != "machine"
-    )
-    return (
-        f"CPU during the burst: {parts}; the machine's 2 cores were busy {d['machine']:.1f}s, "
-        f"{max(d['machine'] - ours, 0):.1f}s of it other processes"
-    )
 
 
 def wake_counts(registry):
@@ -194,23 +117,7 @@ def server_cmd(db, port, workers, cron_threads, db_filter=False):
 
 
 def start_server(db, port, workers, cron_threads, db_filter=False):
-    paths = [str(h.REPO / "xero_core")]
-    if workers:
-        # The prefork master spawns a gevent process; gevent loads its plugins through
-        # pkg_resources, which is absent on some machines and, on this one (setuptools 84),
-        # raises DistributionNotFound for 'zope.interface' though it is installed. Either way
-        # the process dies and is respawned every second (a whole Odoo import each time,
-        # about half a core, and a connection to PostgreSQL), so the bench puts this shim
-        # first on the server's path.
-        shim = h.REPO / ".cache" / "bench-shim"
-        shim.mkdir(parents=True, exist_ok=True)
-        (shim / "pkg_resources.py").write_text(
-            "from importlib.metadata import entry_points\n\n\n"
-            "def iter_entry_points(group, name=None):\n"
-            "    return [e for e in entry_points(group=group) if name in (None, e.name)]\n"
-        )
-        paths.append(str(shim))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    env = server_env()
     proc = subprocess.Popen(
         server_cmd(db, port, workers, cron_threads, db_filter),
         env=env,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from casemgr_xero_core.client import XeroClient
 from casemgr_xero_core.errors import XeroError
-from casemgr_xero_core.pacing import not_before
+from casemgr_xero_core.pacing import call_window
 
 from odoo import models
 from odoo.exceptions import UserError
@@ -74,9 +74,13 @@ class XeroApi(models.AbstractModel):
             holder["token"] = env["xero.oauth"]._xero_refresh(conn, stale)
             return holder["token"]
 
+        # This process's memory of the organisation's last answers: a spent minute budget
+        # pauses until the oldest of them leaves Xero's window, not a whole minute from now.
+        window = call_window((env.cr.dbname, conn_id))
+
         def on_rate_info(info):
             now = datetime.utcnow()
-            when = not_before(now, info)
+            when = window.not_before(now, info)
             if when and when > now:
                 self._xero_pause_until(conn, when)
 

@@ -91,20 +91,40 @@ class XeroPaymentImport(models.AbstractModel):
     @api.model
     def _xero_enter_delivery(self):
         """Called by a webhook delivery before it stores events (in the transaction that
-        stores them); True when a payments run is under way, which will see them or trigger
-        itself at its end (see ``_cron_xero_payments``), so the delivery need not trigger the
-        cron. A trigger costs an ORM insert and, for the wake-up, a connection of its own to
-        PostgreSQL's ``postgres`` database (Odoo never pools those): during a burst of
-        deliveries the run is mostly under way and they pay neither (bench/README.md).
+        stores them); True when the events need no cron trigger of their own: a payments run
+        is under way, which will see them or trigger itself at its end (see
+        ``_cron_xero_payments``), or a trigger is already due that no run has taken yet, whose
+        run will start after they are committed. A trigger costs an ORM insert and, for the
+        wake-up, a connection of its own to PostgreSQL's ``postgres`` database (Odoo never
+        pools those): a burst of deliveries pays one per run, not one per delivery
+        (bench/README.md).
 
-        One statement, both locks shared and held to this transaction's end: GATE (waits
-        only while an ending run holds it, for one query), then a try of RUN, which fails
-        only while a run holds it (deliveries never exclude one another); when taken, the
-        next run cannot start before these events are committed."""
+        One statement, held to this transaction's end: GATE shared (waits only while an ending
+        run holds it, for one query), then a try of RUN shared, which fails only while a run
+        holds it (deliveries never exclude one another); when taken, the next run cannot start
+        before these events are committed. Without a run, a trigger of the payments cron
+        counts when it was due when created (``call_at <= create_date``: Odoo sent the cron
+        workers its ``NOTIFY``; a delayed one, e.g. a pause's end, wakes nobody when it falls
+        due, nor does Odoo's own ``_reschedule_asap``, inserted without ``create_date``) and
+        ``FOR KEY SHARE SKIP LOCKED`` gets it: a trigger a starting run is deleting (Odoo's
+        ``_clear_schedule``, committed only when that run ends) is locked, so skipped, and one
+        taken here stays until this transaction commits (the run that deletes it starts after
+        that)."""
         self.env.cr.execute(
             """
-            WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%s, %s))
-            SELECT NOT pg_try_advisory_xact_lock_shared(%s, %s) FROM gate
+            WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%s, %s)),
+                 run AS MATERIALIZED (
+                     SELECT NOT pg_try_advisory_xact_lock_shared(%s, %s) AS under_way FROM gate),
+                 due AS MATERIALIZED (
+                     SELECT 1 FROM ir_cron_trigger t, run
+                      WHERE NOT run.under_way
+                        AND t.cron_id = (SELECT res_id FROM ir_model_data
+                                          WHERE module = 'casemgr_xero'
+                                            AND name = 'ir_cron_xero_payments')
+                        AND t.call_at <= t.create_date
+                      LIMIT 1
+                        FOR KEY SHARE OF t SKIP LOCKED)
+            SELECT under_way OR EXISTS (SELECT 1 FROM due) FROM run
             """,
             [PAYMENTS_RUN_LOCK, GATE, PAYMENTS_RUN_LOCK, RUN],
         )

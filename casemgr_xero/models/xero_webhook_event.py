@@ -4,7 +4,8 @@
 A delivery (the controller hands over the raw body and its signature) is verified and routed
 by ``_xero_receive``: the signature against the app's webhook key, each event to the
 connection bound to its ``tenantId`` among the app's, then one ``INSERT … ON CONFLICT DO
-NOTHING`` on the dedupe key (a redelivery is a no-op) and a wake-up of the payments cron;
+NOTHING`` on the dedupe key (a redelivery is a no-op) and a wake-up of the payments cron
+unless a run is under way or already due;
 ``xero.payment.import`` does the rest.
 """
 
@@ -137,10 +138,10 @@ class XeroWebhookEvent(models.Model):
             # measured, docs/NOTES.md.)
             switch_to_read_committed(self.env)
             payments = self.env["xero.payment.import"]
-            run_under_way = payments._xero_enter_delivery()
+            woken = payments._xero_enter_delivery()
             for (conn_id, company_id), evs in routed.items():
                 stored += self._xero_store_events(conn_id, company_id, evs)
-            if stored and not run_under_way:
+            if stored and not woken:
                 self.env.ref("casemgr_xero.ir_cron_xero_payments")._trigger()
         return WebhookReceipt(200, events=len(events), stored=stored, dropped=dropped)
 

@@ -7,7 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from casemgr_xero_core.webhooks import parse_events
+from casemgr_xero_core.webhooks import parse_events, sign
 from casemgr_xero_testing.webhook import build_event, build_payload, signed_post
 
 from odoo.tests import tagged
@@ -235,3 +235,62 @@ class TestXeroPaymentsReal(XeroRealCursorCase):
         self.assertEqual(set(self._event_states(x for x, _p in paid.values())), {"done"})
         self.assertEqual({r[2] for r in self._rows(queued)}, {"sent"})
         self._assert_exactly_once(list(paid) + queued)
+
+    def _due_payment_triggers(self):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM ir_cron_trigger WHERE call_at <= (now() AT TIME ZONE 'UTC') "
+                "AND cron_id = (SELECT res_id FROM ir_model_data WHERE module = 'casemgr_xero' "
+                "AND name = 'ir_cron_xero_payments')"
+            )
+            return cr.fetchone()[0]
+
+    def test_a_trigger_a_starting_run_is_deleting_does_not_stand_in_for_a_delivery(self):
+        """A delivery adds no trigger when one is due that no run has taken; but a run that is
+        starting has deleted the due triggers in its transaction (Odoo's ``_clear_schedule``,
+        committed when the run ends): one of those would be gone without waking a run for the
+        delivery's events, so the delivery triggers anew."""
+        resources = ["7a7a7a7a-0000-4000-8000-00000000000%d" % k for k in (1, 2)]
+        tenant = self._tenant()
+
+        def deliver(resource):
+            body = json.dumps(build_payload([build_event(resource, tenant_id=tenant)])).encode()
+            with self.registry.cursor() as cr:
+                receipt = self._env(cr)["xero.webhook.event"]._xero_receive(
+                    body, sign(body, KEY), app_id=self.app_id
+                )
+            self.assertEqual((receipt.status, receipt.stored), (200, 1))
+
+        cron_of = (
+            "cron_id = (SELECT res_id FROM ir_model_data WHERE module = 'casemgr_xero' "
+            "AND name = 'ir_cron_xero_payments')"
+        )
+        try:
+            with self.registry.cursor() as cr:
+                cr.execute(f"DELETE FROM ir_cron_trigger WHERE {cron_of}")  # noqa: S608
+                # A trigger due when created (a delivery's: Odoo sent its NOTIFY).
+                cr.execute(
+                    "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date) "  # noqa: S608
+                    "SELECT res_id, (now() AT TIME ZONE 'UTC') - interval '1 second', "
+                    "(now() AT TIME ZONE 'UTC') - interval '1 second' FROM ir_model_data "
+                    "WHERE module = 'casemgr_xero' AND name = 'ir_cron_xero_payments'"
+                )
+            deliver(resources[0])
+            self.assertEqual(self._due_payment_triggers(), 1, "the due trigger stands in")
+            run = self.registry.cursor()  # the cron's transaction of a run that is starting
+            try:
+                run.execute(
+                    f"DELETE FROM ir_cron_trigger WHERE {cron_of} "  # noqa: S608
+                    "AND call_at <= (now() AT TIME ZONE 'UTC')"
+                )
+                deliver(resources[1])
+                run.commit()
+            finally:
+                run.close()
+            self.assertEqual(self._due_payment_triggers(), 1, "the delivery's own trigger")
+        finally:
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "DELETE FROM xero_webhook_event WHERE resource_id = ANY(%s)", [resources]
+                )
+                cr.execute(f"DELETE FROM ir_cron_trigger WHERE {cron_of}")  # noqa: S608

@@ -64,6 +64,10 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
         self.connection_b.last_payment_poll = self.connection.last_payment_poll
         self.tenant_a = self.connection.tenant_id
         self.env.flush_all()
+        # No trigger due: a delivery's own trigger is counted from 0 (a due one would stand in).
+        self.env.cr.execute(
+            "DELETE FROM ir_cron_trigger WHERE cron_id = %s", [self.payment_cron.id]
+        )
 
     def _receive(self, body, key=None, **target):
         signature = sign(body, key) if key else None
@@ -180,6 +184,34 @@ class TestXeroWebhookReceive(XeroPaymentsMixin, XeroTestCommon):
         )
         self.assertEqual(receipt.stored, 1)
         self.assertEqual(self._due_triggers(), before + 1)
+
+    def _seed_trigger(self, call_at, create_date):
+        self.env.cr.execute(
+            "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date) VALUES (%s, %s, %s)",
+            [self.payment_cron.id, call_at, create_date],
+        )
+
+    def test_a_due_trigger_stands_in_only_if_it_woke_the_cron_workers(self):
+        """With no run under way, a delivery adds no trigger when one is due that no run has
+        taken and that was due when created (Odoo then sent the cron workers its NOTIFY): one
+        trigger per run, not per delivery (each costs an insert and a connection to
+        PostgreSQL's ``postgres``). A delayed trigger (a pause's end) that has fallen due woke
+        nobody, nor does one due later: the delivery triggers."""
+        now = fields.Datetime.now()
+        self._seed_trigger(now - timedelta(seconds=1), now - timedelta(seconds=1))
+        for k in range(2):
+            receipt = self._receive(
+                _payload(_event(self.tenant_a, when=f"2030-01-04T00:00:0{k}")), self.WEBHOOK_KEY
+            )
+            self.assertEqual(receipt.stored, 1)
+            self.assertEqual(self._due_triggers(), 1, f"delivery {k + 1}: the trigger stands in")
+        self.env.cr.execute(
+            "DELETE FROM ir_cron_trigger WHERE cron_id = %s", [self.payment_cron.id]
+        )
+        self._seed_trigger(now - timedelta(seconds=1), now - timedelta(seconds=30))  # delayed
+        self._seed_trigger(now + timedelta(hours=1), now)  # due later
+        self._receive(_payload(_event(self.tenant_a, when="2030-01-04T00:01:00")), self.WEBHOOK_KEY)
+        self.assertEqual(self._due_triggers(), 2, "the delivery's own trigger")
 
     def _run_storing(self, tenant, when):
         """The payments cron, with one event stored while it works (after it began) by a

@@ -9,6 +9,8 @@ Successful responses carry ``X-MinLimit-Remaining``, ``X-DayLimit-Remaining``,
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,18 +89,26 @@ def parse_rate_headers(headers) -> RateInfo:
     )
 
 
-#: With the minute budget spent and no Retry-After, wait one whole window: Xero does not say
-#: whether its minute is rolling or fixed, and a full window is safe for both (a fixed window
-#: has reset by then; a rolling one has let go of every call of the burst that spent it).
+#: With the minute budget spent and no Retry-After, and nothing known of the calls that spent
+#: it, wait one whole window: Xero does not say whether its minute is rolling or fixed, and a
+#: full window is safe for both (a fixed window has reset by then; a rolling one has let go of
+#: every call of the burst that spent it).
 MINUTE_WINDOW = timedelta(seconds=60)
+#: Xero's published minute budget per organisation: the most answers a window remembers.
+MINUTE_LIMIT = 60
 
 
 def _next_window(now: datetime) -> datetime:
     return now + MINUTE_WINDOW
 
 
-def not_before(now: datetime, info: RateInfo | None) -> datetime | None:
-    """When should the caller make its next call? ``None`` means: go ahead now."""
+def not_before(
+    now: datetime, info: RateInfo | None, minute_frees: datetime | None = None
+) -> datetime | None:
+    """When should the caller make its next call? ``None`` means: go ahead now.
+
+    ``minute_frees``: when the spent minute budget lets the next call go, if the caller knows
+    (``CallWindow``); otherwise a whole window from now."""
     if info is None:
         return None
     candidates: list[datetime] = []
@@ -114,7 +124,63 @@ def not_before(now: datetime, info: RateInfo | None) -> datetime | None:
     if info.day_remaining is not None and info.day_remaining <= 0:
         candidates.append(now + DAY_PAUSE)
     if info.min_remaining is not None and info.min_remaining < MIN_REMAINING_THRESHOLD:
-        candidates.append(_next_window(now))
+        candidates.append(minute_frees or _next_window(now))
     if info.app_min_remaining is not None and info.app_min_remaining < MIN_REMAINING_THRESHOLD:
         candidates.append(_next_window(now))
     return max(candidates) if candidates else None
+
+
+class CallWindow:
+    """The answers of the last calls to one organisation, to pause no longer than needed.
+
+    With L calls a minute, a spent budget (``X-MinLimit-Remaining: 0``) frees its first call
+    60 s after the oldest of the last L calls -- in a sliding window that call leaves first,
+    in a fixed one it opened the minute that is spent. Times are those of the answers (each
+    call reached Xero before its answer). L is the most ``X-MinLimit-Remaining`` + 1 seen
+    (a fresh window answers L - 1; seen lower, the pause is longer, never shorter).
+
+    When the remembered answers cannot have spent the budget alone (fewer than L of them in
+    the last minute, or the remaining count fell by more than one between two of them: someone
+    else called too), the pause is a whole window, as without a memory."""
+
+    def __init__(self, size: int = MINUTE_LIMIT):
+        self._answers: deque[tuple[datetime, int]] = deque(maxlen=size)
+        self._limit = 0
+        self._lock = threading.Lock()
+
+    def not_before(self, now: datetime, info: RateInfo | None) -> datetime | None:
+        """Remember this answer; when may the next call go (``None``: now)."""
+        if info is None or info.min_remaining is None:
+            return not_before(now, info)
+        with self._lock:
+            self._answers.append((now, info.min_remaining))
+            self._limit = max(self._limit, info.min_remaining + 1)
+            frees = self._minute_frees(now)
+        return not_before(now, info, frees)
+
+    def _minute_frees(self, now: datetime) -> datetime | None:
+        limit = self._limit
+        if limit > len(self._answers):
+            return None
+        last = list(self._answers)[-limit:]
+        if last[0][0] <= now - MINUTE_WINDOW:
+            # Fewer than L of our calls in the last minute, yet the budget is spent: others
+            # spent the rest (another process, another run), and nothing is known of theirs.
+            return None
+        for (_t0, before), (_t1, after) in zip(last, last[1:], strict=False):
+            if after < before - 1:
+                return None
+        return last[0][0] + MINUTE_WINDOW
+
+
+_WINDOWS: dict[object, CallWindow] = {}
+_WINDOWS_LOCK = threading.Lock()
+
+
+def call_window(key) -> CallWindow:
+    """This process's ``CallWindow`` for ``key`` (one per organisation and database)."""
+    with _WINDOWS_LOCK:
+        window = _WINDOWS.get(key)
+        if window is None:
+            window = _WINDOWS[key] = CallWindow()
+        return window

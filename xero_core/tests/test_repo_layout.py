@@ -4,9 +4,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_LINES = 400
-# bench/ is left out for now: bench/scale.py and bench/_harness.py are being split apart.
 TREES = ("xero_core", "xero_testing", "casemgr_xero")
-TOP_LEVEL = ("scripts",)
+TOP_LEVEL = ("scripts", "bench")
 
 
 def _modules():
