@@ -191,17 +191,20 @@ class XeroAttachment(models.AbstractModel):
                 error=error,
             )
         if what.outcome is attachments.AttachOutcome.TOO_LARGE:
+            # plain names in the call: Odoo's term extraction (babel) evaluates its arguments
+            size, limit = f"{what.size / 1048576:.1f}", f"{what.limit / 1048576:g}"
             return self.env._(
                 "The PDF of %(name)s (%(size)s MB) is over Xero's limit of %(limit)s MB for "
                 "an attachment: it was not attached. The invoice itself is in Xero.",
                 name=move.name,
-                size=f"{what.size / 1048576:.1f}",
-                limit=f"{what.limit / 1048576:g}",
+                size=size,
+                limit=limit,
             )
+        detail = what.detail or what.status
         return self.env._(
             "Xero refused the PDF of %(name)s: %(detail)s. The invoice itself is in Xero.",
             name=move.name,
-            detail=what.detail or what.status,
+            detail=detail,
         )
 
     def _xero_pdf_write(self, conn, stamp, moves, results):

@@ -39,7 +39,7 @@ class TestXeroInvoicePdf(XeroTestCommon):
         )
         moves.action_post()
         moves.action_xero_send()
-        self._fresh_env()["account.move"]._cron_xero_export()
+        self._fresh_env()["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
         self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
         return moves
@@ -266,7 +266,7 @@ class TestXeroInvoicePdfCompanies(XeroTestCommon):
         move_a = self._invoice(self.company_data, self.tax_sale_a)
         move_b = self._invoice(self.company_data_2, self.company_data_2["default_tax_sale"])
         (move_a | move_b).action_xero_send()
-        self._fresh_env()["account.move"]._cron_xero_export()
+        self._fresh_env()["xero.export"]._cron_xero_export()
         self.env.invalidate_all()
         self.assertEqual((move_a | move_b).mapped("xero_state"), ["sent", "sent"])
         self.assertFalse(move_a.xero_pdf_state)
