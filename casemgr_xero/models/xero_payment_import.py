@@ -16,7 +16,7 @@ import logging
 import time
 from datetime import timedelta
 
-from casemgr_xero_core.changes import updated_invoice_ids
+from casemgr_xero_core.changes import changed_after_export, updated_invoices
 from casemgr_xero_core.errors import AuthError, RateLimited, XeroError
 from casemgr_xero_core.payments import invoices_to_look_at
 
@@ -279,20 +279,27 @@ class XeroPaymentImport(models.AbstractModel):
             [conn.company_id.id],
         )
         bound = {r[0] for r in self.env.cr.fetchall()}
-        candidates = invoices_to_look_at(payments, since, bound)
-        # Credited, voided or edited in Xero since (xero_change.py): no payment says so.
-        candidates = list(dict.fromkeys(candidates + updated_invoice_ids(client, since)))
+        by_payment = invoices_to_look_at(payments, since, bound)
+        # Credited, voided or edited in Xero since (xero_change.py): no payment says so. An
+        # invoice whose only update is our export's is not read again (core EXPORT_SETTLE).
+        updated = updated_invoices(client, since)
+        candidates = list(dict.fromkeys(by_payment + list(updated)))
         if not candidates:
             return []
         self.env.cr.execute(
             """
-            SELECT xero_invoice_id FROM account_move
+            SELECT xero_invoice_id, xero_sent_at FROM account_move
              WHERE xero_connection_id = %s AND xero_invoice_id IN %s
             """,
             [conn.id, tuple(candidates)],
         )
-        ours = {r[0] for r in self.env.cr.fetchall()}
-        return [i for i in candidates if i in ours]
+        ours = dict(self.env.cr.fetchall())
+        paid = set(by_payment)
+        return [
+            i
+            for i in candidates
+            if i in ours and (i in paid or changed_after_export(updated[i], ours[i]))
+        ]
 
     def _xero_process_invoice(self, conn, client, xero_invoice_id):
         """One transaction: reconcile this invoice, close the events about it, commit.

@@ -10,7 +10,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import tagged
 
-from .common import XeroHttpTestCommon, XeroPaymentsMixin
+from .common import API, XeroHttpTestCommon, XeroPaymentsMixin
 
 
 class XeroChangesHelpers:
@@ -191,8 +191,20 @@ class TestXeroChanges(XeroChangesCase):
         self.assertAlmostEqual(move.amount_residual, float(self._xero_invoice(move)["AmountDue"]))
         self.assertAlmostEqual(move.amount_residual, 850.0)
 
+    def test_the_poll_does_not_read_again_what_the_export_just_sent(self):
+        """Xero stamps UpdatedDateUTC when the export creates an invoice: the next poll must
+        not spend a GET of the day's budget on each invoice exported since the last one."""
+        moves = self._export(300.0) | self._export(400.0) | self._export(500.0)
+        self.assertEqual(set(moves.mapped("xero_state")), {"sent"})
+        self.connection.last_payment_poll = fields.Datetime.now() - timedelta(hours=1)
+        before = self.proxy.count("GET", API + "/Invoices/")
+        self._run(force_poll=True)
+        self.assertEqual(self.proxy.count("GET", API + "/Invoices/"), before, "read again")
+        self.assertFalse(self._cards())
+
     def test_without_webhooks_the_poll_finds_it(self):
         move = self._export(400.0)
+        move.xero_sent_at = fields.Datetime.now() - timedelta(hours=2)  # exported earlier
         self._credit_in_xero(move, 100.0)
         self.proxy.webhook_events.clear()  # Xero's events never arrive
         self._run()

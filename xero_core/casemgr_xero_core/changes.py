@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from .errors import NotFound
@@ -266,23 +266,42 @@ def _where_updated_since(when) -> str:
     )
 
 
-def updated_invoice_ids(client, since) -> list[str]:
-    """InvoiceIDs of the sales invoices updated in Xero since ``since`` (a naive UTC datetime;
-    None: all), every page (``GET /Invoices?where=UpdatedDateUTC>=…``, checked here too, less
-    ``POLL_OVERLAP`` for clock skew: looking twice is harmless)."""
-    aware = since.replace(tzinfo=timezone.utc) - POLL_OVERLAP if since is not None else None
-    out: list[str] = []
+# Xero stamps an invoice's UpdatedDateUTC when our export creates it, and when our own
+# credit-note allocation changes it. An invoice whose last update is no later than this after
+# Odoo recorded it sent was changed by the export itself: the poll does not read it again
+# (otherwise every invoice exported since the last poll costs one GET of the day's budget).
+# Clocks: Xero's answer comes before Odoo's stamp, so only skew beyond this margin reads one
+# invoice too many, which is harmless.
+EXPORT_SETTLE = timedelta(seconds=60)
+
+
+def updated_invoices(client, since) -> dict[str, datetime]:
+    """{InvoiceID: UpdatedDateUTC} of the sales invoices updated in Xero since ``since`` (a
+    naive UTC datetime), every page of ``GET /Invoices?where=UpdatedDateUTC>=…&summaryOnly``
+    (checked here too, less ``POLL_OVERLAP`` for clock skew: looking twice is harmless).
+    ``since`` None (never polled): nothing — the first poll only sets the mark; listing an
+    organisation's whole history would spend its budget on invoices Odoo never sent."""
+    if since is None:
+        return {}
+    aware = since.replace(tzinfo=timezone.utc) - POLL_OVERLAP
+    out: dict[str, datetime] = {}
     for page in range(1, 10_000):
-        query = [("page", page), ("summaryOnly", "true")]
-        if aware is not None:
-            query.append(("where", _where_updated_since(aware)))
+        query = [("page", page), ("summaryOnly", "true"), ("where", _where_updated_since(aware))]
         items = (client.request("GET", "/Invoices", query=query) or {}).get("Invoices") or []
         for inv in items:
             updated = parse_xero_datetime(inv.get("UpdatedDateUTC"))
             if inv.get("Type", "ACCREC") != "ACCREC" or not inv.get("InvoiceID"):
                 continue
-            if aware is None or updated is None or updated >= aware:
-                out.append(inv["InvoiceID"])
+            if updated is not None and updated >= aware:
+                out[inv["InvoiceID"]] = updated
         if len(items) < 100:
             break
     return out
+
+
+def changed_after_export(updated: datetime, sent_at: datetime | None) -> bool:
+    """Whether an invoice updated in Xero at ``updated`` (aware) was changed after Odoo sent it
+    at ``sent_at`` (naive UTC; None: unknown, look)."""
+    if sent_at is None:
+        return True
+    return updated > sent_at.replace(tzinfo=timezone.utc) + EXPORT_SETTLE

@@ -155,3 +155,26 @@ def test_a_cent_of_rounding_on_a_line_is_no_edit():
     now["LineItems"][0]["LineAmount"] = 90.00
     [change] = invoice_changes(sent, now)
     assert change.kind == EDIT
+
+
+def test_an_invoice_updated_only_by_its_export_is_not_a_change_to_read():
+    from datetime import datetime, timedelta, timezone
+
+    from casemgr_xero_core.changes import EXPORT_SETTLE, changed_after_export
+
+    sent_at = datetime(2026, 12, 6, 10, 0, 0)  # naive UTC, Odoo's stamp (whole seconds)
+    created = sent_at.replace(tzinfo=timezone.utc) + timedelta(milliseconds=700)
+    assert not changed_after_export(created, sent_at)  # Xero's stamp of the export itself
+    later = sent_at.replace(tzinfo=timezone.utc) + EXPORT_SETTLE + timedelta(seconds=1)
+    assert changed_after_export(later, sent_at)
+    assert changed_after_export(created, None)  # no stamp in Odoo: look
+
+
+def test_the_first_poll_lists_no_history():
+    from casemgr_xero_core.changes import updated_invoices
+
+    class NoCalls:
+        def request(self, *args, **kwargs):
+            raise AssertionError("a never-polled connection must not list every invoice")
+
+    assert updated_invoices(NoCalls(), None) == {}
