@@ -22,7 +22,7 @@ Python, not as a field in XML), so they need nothing here.
 - Registry test mode (one cursor serving the test and every "new" cursor): 18.0
   ``Registry.enter_test_mode``; since 19.0 the test case patches the
   registry's ``cursor`` (``BaseCase.registry_enter_test_mode_cls``) and the registry has no such
-  method (``enter_test_mode``, for the tests; the addon itself never asks).
+  method (the tests' ``tests/common.py`` handles it; the addon itself never asks).
 - HTTP requests in an ``HttpCase``: 18.0 serves any; since 19.0 only those carrying the test's
   cookie, or all inside ``allow_requests(all_requests=True)`` (``allow_http_requests``): a Xero
   webhook is a plain POST from outside.
@@ -112,15 +112,6 @@ def web_read_group_counts(model, domain, field):
     kanban = model.with_context(read_group_expand=True)
     groups = kanban.web_read_group(domain, [field], ["__count"])["groups"]
     return [(g[field], g["__count"]) for g in groups]
-
-
-def enter_test_mode(case_cls):
-    """Put the registry in test mode for the test class ``case_cls`` (from its setUpClass)."""
-    if SERIES < 19:
-        case_cls.registry.enter_test_mode(case_cls.cr)
-        case_cls.addClassCleanup(case_cls.registry.leave_test_mode)
-    elif not case_cls._registry_patched:  # an HttpCase has done it already
-        case_cls.registry_enter_test_mode_cls()
 
 
 def let_threads_open_test_cursors(case):
